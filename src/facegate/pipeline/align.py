@@ -1,0 +1,176 @@
+"""Face alignment as pure functions: landmarks in, a canonical chip out.
+
+:func:`face_chip` reproduces ``dlib.get_face_chip(img, shape, size, padding)`` (dlib's
+``get_face_chip_details`` followed by ``extract_image_chip``): a least-squares similarity
+transform from dlib's mean 5-point face shape to the detected landmarks, an anti-aliasing
+image pyramid when the face is much larger than the chip, and bilinear sampling with dlib's
+conventions (pixel centres on integers, samples outside the image are black, values truncated).
+The embedders were trained on chips made exactly this way, so matching them matters.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from facegate.types import ImageArray, Landmarks
+
+# dlib's mean face shape for the 5-point predictor, in [0, 1] chip coordinates.
+MEAN_FACE_5 = np.array(
+    [
+        [0.8595674595992, 0.2134981538014],
+        [0.6460604764104, 0.2289674387677],
+        [0.1205750620789, 0.2137274526848],
+        [0.3340850613712, 0.2290642403242],
+        [0.4901123135679, 0.6277975316475],
+    ],
+    dtype=np.float64,
+)
+
+DLIB_CHIP_SIZE = 150
+DLIB_CHIP_PADDING = 0.25
+
+F64 = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True)
+class ChipDetails:
+    """Where a chip lies in the image: dlib's ``chip_details`` (rect corners, angle, size)."""
+
+    left: float
+    top: float
+    right: float
+    bottom: float
+    angle: float
+    size: int
+
+    @property
+    def area(self) -> float:
+        return (self.right - self.left + 1.0) * (self.bottom - self.top + 1.0)
+
+
+def similarity_transform(src: F64, dst: F64) -> tuple[F64, F64]:
+    """Least-squares similarity ``dst ~ M @ src + t`` (Umeyama), as dlib computes it."""
+    mean_src, mean_dst = src.mean(axis=0), dst.mean(axis=0)
+    src_c, dst_c = src - mean_src, dst - mean_dst
+    sigma_src = float((src_c**2).sum()) / len(src)
+    cov = dst_c.T @ src_c / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    s = np.eye(2)
+    if np.linalg.det(cov) < 0:
+        s[1, 1] = -1.0
+    rot = u @ s @ vt
+    scale = float(np.trace(np.diag(d) @ s)) / sigma_src if sigma_src > 0 else 1.0
+    m = scale * rot
+    return m, mean_dst - m @ mean_src
+
+
+def chip_details(
+    landmarks: Landmarks, size: int = DLIB_CHIP_SIZE, padding: float = DLIB_CHIP_PADDING
+) -> ChipDetails:
+    """dlib's ``get_face_chip_details`` for 5-point landmarks."""
+    if len(landmarks) != 5:
+        raise ValueError(f"face_chip needs the 5 dlib landmarks, got {len(landmarks)} points")
+    chip_pts = (padding + MEAN_FACE_5) / (2 * padding + 1) * size
+    m, t = similarity_transform(chip_pts, landmarks.points.astype(np.float64))
+    p = m @ np.array([1.0, 0.0])
+    angle = math.atan2(p[1], p[0])
+    scale = math.hypot(p[0], p[1])
+    cx, cy = m @ np.array([size / 2.0, size / 2.0]) + t
+    half = (size * scale - 1.0) / 2.0
+    return ChipDetails(cx - half, cy - half, cx + half, cy + half, angle, size)
+
+
+def _rect_down(left: float, top: float, right: float, bottom: float) -> tuple[float, ...]:
+    # dlib pyramid_down<2>::point_down: p / 2 - (1.25, 0.75)
+    return (left / 2 - 1.25, top / 2 - 0.75, right / 2 - 1.25, bottom / 2 - 0.75)
+
+
+def pyramid_down(image: ImageArray) -> ImageArray:
+    """dlib's ``pyramid_down<2>`` on an RGB image: 5x5 binomial filter, keep every other pixel."""
+    rows, cols = image.shape[:2]
+    if rows <= 8 or cols <= 8:
+        return np.zeros((0, 0, 3), dtype=np.uint8)
+    out_c, out_r = (cols - 3) // 2, (rows - 3) // 2
+    img = image.astype(np.uint32)
+    w = (1, 4, 6, 4, 1)
+    tmp = sum(w[k] * img[:, k : k + 2 * out_c : 2] for k in range(5))
+    down = sum(w[k] * tmp[k : k + 2 * out_r : 2] for k in range(5))
+    return (np.asarray(down) // 256).astype(np.uint8)
+
+
+def _lround(value: float) -> int:
+    """C's ``lround``: halves away from zero (Python's ``round`` rounds halves to even)."""
+    return int(math.floor(abs(value) + 0.5)) * (1 if value >= 0 else -1)
+
+
+def _rotated_corners(rect: tuple[float, ...], angle: float) -> F64:
+    left, top, right, bottom = rect
+    cx, cy = (left + right) / 2.0, (top + bottom) / 2.0
+    pts = np.array([[left, top], [right, top], [left, bottom], [right, bottom]], dtype=np.float64)
+    c, s = math.cos(angle), math.sin(angle)
+    rot = np.array([[c, -s], [s, c]])
+    out: F64 = (pts - (cx, cy)) @ rot.T + (cx, cy)
+    return out
+
+
+def _sample_bilinear(image: ImageArray, xs: F64, ys: F64) -> ImageArray:
+    """Bilinear samples with dlib's rules: outside -> 0, result truncated to uint8."""
+    rows, cols = image.shape[:2]
+    left = np.floor(xs).astype(np.int64)
+    top = np.floor(ys).astype(np.int64)
+    ok = (left >= 0) & (top >= 0) & (left + 1 < cols) & (top + 1 < rows)
+    lc, tc = np.where(ok, left, 0), np.where(ok, top, 0)
+    fx = (xs - left)[..., None]
+    fy = (ys - top)[..., None]
+    img = image.astype(np.float64)
+    val = (1 - fy) * ((1 - fx) * img[tc, lc] + fx * img[tc, lc + 1]) + fy * (
+        (1 - fx) * img[tc + 1, lc] + fx * img[tc + 1, lc + 1]
+    )
+    val[~ok] = 0.0
+    return np.clip(val, 0, 255).astype(np.uint8)
+
+
+def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
+    """dlib's ``extract_image_chip`` with bilinear interpolation, as a pure function."""
+    size = details.size
+    rect: tuple[float, ...] = (details.left, details.top, details.right, details.bottom)
+    depth, grow = 0, 2.0
+    down = _rect_down(*rect)
+    while (down[2] - down[0] + 1) * (down[3] - down[1] + 1) > size * size:
+        down = _rect_down(*down)
+        depth += 1
+        grow = grow * 2 + 2
+    # Like dlib, work on the sub-image around the (rotated) chip, grown by a margin.
+    corners = _rotated_corners(rect, details.angle)
+    rows, cols = image.shape[:2]
+    x1 = max(_lround(float(corners[:, 0].min()) - grow), 0)
+    y1 = max(_lround(float(corners[:, 1].min()) - grow), 0)
+    x2 = min(_lround(float(corners[:, 0].max()) + grow), cols - 1)
+    y2 = min(_lround(float(corners[:, 1].max()) + grow), rows - 1)
+    source = image[y1 : y2 + 1, x1 : x2 + 1]
+    rect = (rect[0] - x1, rect[1] - y1, rect[2] - x1, rect[3] - y1)
+    for _ in range(depth):
+        source = pyramid_down(source)
+        rect = _rect_down(*rect)
+    corners = _rotated_corners(rect, details.angle)
+    tl, tr, bl = corners[0], corners[1], corners[2]
+    ax = (tr - tl) / (size - 1)
+    ay = (bl - tl) / (size - 1)
+    grid = np.arange(size, dtype=np.float64)
+    xs = tl[0] + grid[None, :] * ax[0] + grid[:, None] * ay[0]
+    ys = tl[1] + grid[None, :] * ax[1] + grid[:, None] * ay[1]
+    return _sample_bilinear(source, xs, ys)
+
+
+def face_chip(
+    image: ImageArray,
+    landmarks: Landmarks,
+    size: int = DLIB_CHIP_SIZE,
+    padding: float = DLIB_CHIP_PADDING,
+) -> ImageArray:
+    """The aligned ``size`` x ``size`` RGB chip for a face, the same as ``dlib.get_face_chip``."""
+    return extract_chip(image, chip_details(landmarks, size, padding))

@@ -1,0 +1,102 @@
+"""Operating points: decision thresholds named by the error rate they were calibrated for.
+
+A pack ships an impostor table: pairs ``(fmr, threshold)`` measured from similarity scores of
+different people (see docs/CALIBRATION.md and ``bench/calibrate.py``). ``threshold_for_fmr``
+interpolates that table on a log scale.
+
+Open-set 1:N search compares a probe with every enrolled subject, so a stranger is falsely
+identified when *any* of ``N`` impostor scores crosses the threshold. With independent scores,
+``FPIR = 1 - (1 - FMR) ** N``; :meth:`Calibration.threshold_for_fpir` therefore looks up the
+per-comparison FMR ``1 - (1 - FPIR) ** (1 / N)``, so the threshold rises as the gallery grows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from facegate.errors import ConfigError
+from facegate.types import OperatingPoint
+
+
+def parse_operating_point(name: str) -> tuple[str, float]:
+    """Split ``"fmr=1e-4"`` into ``("fmr", 1e-4)``; the kind is ``fmr`` or ``fpir``."""
+    kind, sep, value = name.strip().lower().partition("=")
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = math.nan
+    if not sep or kind not in ("fmr", "fpir") or not 0.0 < rate < 1.0:
+        raise ConfigError(
+            f"bad operating point {name!r}: expected 'fmr=RATE' or 'fpir=RATE' with 0 < RATE < 1,"
+            " e.g. 'fmr=1e-4'"
+        )
+    return kind, rate
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """A pack's impostor score table and the thresholds derived from it."""
+
+    pack: str
+    fmr_table: tuple[tuple[float, float], ...]  # (fmr, threshold), fmr decreasing
+    impostor_scores: int
+    source: str
+
+    @property
+    def min_fmr(self) -> float:
+        return self.fmr_table[-1][0]
+
+    def threshold_for_fmr(self, fmr: float) -> float:
+        """The similarity threshold whose measured false-match rate is ``fmr``."""
+        table = self.fmr_table
+        if fmr >= table[0][0]:
+            return table[0][1]
+        if fmr < self.min_fmr:
+            raise ConfigError(
+                f"fmr={fmr:g} is below what pack {self.pack!r} was calibrated for "
+                f"(smallest fmr={self.min_fmr:g} from {self.impostor_scores} impostor scores)"
+            )
+        for (hi_fmr, hi_t), (lo_fmr, lo_t) in zip(table, table[1:], strict=False):
+            if lo_fmr <= fmr <= hi_fmr:
+                span = math.log10(hi_fmr) - math.log10(lo_fmr)
+                w = (math.log10(hi_fmr) - math.log10(fmr)) / span if span > 0 else 0.0
+                return hi_t + w * (lo_t - hi_t)
+        return table[-1][1]
+
+    def threshold_for_fpir(self, fpir: float, gallery_size: int) -> float:
+        """Threshold for open-set search over ``gallery_size`` subjects at a target FPIR."""
+        n = max(1, gallery_size)
+        per_comparison = -math.expm1(math.log1p(-fpir) / n)
+        return self.threshold_for_fmr(max(per_comparison, self.min_fmr))
+
+    def operating_point(self, name: str, gallery_size: int = 1) -> OperatingPoint:
+        """Resolve ``"fmr=1e-4"`` or ``"fpir=1e-2"`` (for a gallery of ``gallery_size``)."""
+        kind, rate = parse_operating_point(name)
+        canonical = f"{kind}={rate:g}"
+        if kind == "fmr":
+            return OperatingPoint(canonical, self.threshold_for_fmr(rate))
+        return OperatingPoint(canonical, self.threshold_for_fpir(rate, gallery_size))
+
+    @staticmethod
+    def from_dict(data: dict[str, Any]) -> Calibration:
+        rows = sorted(((float(f), float(t)) for f, t in data["fmr_table"]), reverse=True)
+        return Calibration(
+            pack=str(data["pack"]),
+            fmr_table=tuple(rows),
+            impostor_scores=int(data["impostor_scores"]),
+            source=str(data.get("source", "")),
+        )
+
+
+def load_pack_calibration(pack: str) -> Calibration:
+    """The calibration shipped with a pack (``facegate/models/packs/<pack>.json``)."""
+    resource = resources.files("facegate.models") / "packs" / f"{pack}.json"
+    try:
+        data = json.loads(resource.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"no calibration shipped for pack {pack!r}") from exc
+    return Calibration.from_dict(data["calibration"])
