@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path("./facegate-data")
@@ -81,6 +81,50 @@ class EngineConfig(BaseModel):
     )
 
 
+class GalleryConfig(BaseModel):
+    """How the gallery searches, decides and gates enrolment."""
+
+    hnsw_min_size: int = Field(
+        1_000_000,
+        ge=1,
+        title="HNSW threshold",
+        description="A purpose's index switches from exact inner-product search to HNSW once it "
+        "holds more than this many templates.",
+    )
+    hnsw_m: int = Field(32, ge=4, le=128, title="HNSW links per node (M)")
+    hnsw_ef_search: int = Field(
+        128, ge=1, title="HNSW efSearch", description="Search breadth; higher is slower, surer."
+    )
+    hnsw_ef_construction: int = Field(80, ge=1, title="HNSW efConstruction")
+    operating_point: str = Field(
+        "fpir=1e-2",
+        title="Default 1:N operating point",
+        description="Open-set threshold named by the false positive identification rate it "
+        "targets; the threshold rises with the number of subjects searched.",
+    )
+    verify_operating_point: str = Field(
+        "fmr=1e-4",
+        title="Default 1:1 operating point for verify against a subject",
+    )
+    min_face_size: int = Field(
+        60,
+        ge=1,
+        title="Minimum enrolment face size",
+        description="Faces whose box is narrower or shorter than this many pixels are refused.",
+    )
+    min_detector_score: float = Field(
+        0.0,
+        title="Minimum enrolment detector score",
+        description="Faces the detector is less sure of than this are refused at enrolment.",
+    )
+    duplicate_operating_point: str = Field(
+        "fmr=1e-4",
+        title="Duplicate warning threshold",
+        description="Enrolling a face that matches another subject above this operating "
+        "point's threshold adds a warning to the result.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; sub-configs go to the components."""
 
@@ -93,4 +137,11 @@ class Settings(BaseSettings):
     )
     image: ImageLimits = Field(default_factory=ImageLimits)
     engine: EngineConfig = Field(default_factory=EngineConfig)
+    gallery: GalleryConfig = Field(default_factory=GalleryConfig)
+    master_key: SecretStr | None = Field(
+        None,
+        title="Master key",
+        description="Base64 (or hex) of 32 bytes that wraps the per-subject data keys "
+        "(FACEGATE_MASTER_KEY); without it a key file is created under the data dir.",
+    )
     log_level: str = Field("WARNING", title="Log level")

@@ -7,6 +7,7 @@ it. The tree::
     FacegateError
      ├── ConfigError                  bad setting or unknown operating point
      ├── ImageError                   input that is not a usable image
+     │    ├── ImageReadError          an image file is missing or cannot be read
      │    ├── EmptyImageError         zero bytes / zero-size array
      │    ├── UnsupportedImageError   not an image, or a format facegate does not read
      │    ├── CorruptImageError       truncated or damaged image data
@@ -18,8 +19,17 @@ it. The tree::
      │    └── ModelConversionError    a network could not be converted or loaded
      ├── FaceError                    a face-level request that cannot be served
      │    ├── NoFaceError             an operation that needs a face found none
-     │    └── FaceIndexError          a face chosen by index does not exist
-     └── StoreError                   gallery and storage errors (see facegate.store)
+     │    ├── FaceIndexError          a face chosen by index does not exist
+     │    ├── MultipleFacesError      an operation that needs exactly one face found several
+     │    └── LowQualityFaceError     a face below the enrolment quality gate (size, score)
+     └── StoreError                   gallery and storage errors
+          ├── SubjectNotFoundError    no subject with that id (or name)
+          ├── AmbiguousSubjectError   a name matches more than one subject
+          ├── PurposeNotFoundError    no purpose with that name
+          ├── ConsentRequiredError    no active consent of the subject for the purpose
+          ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
+          ├── MasterKeyError          master key missing, malformed or not the store's key
+          └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
 
 "No face found" in ``detect`` or ``analyze`` is an empty result, not an error; only operations
 that cannot produce an answer without a face (``verify``, enrolment) raise :class:`NoFaceError`.
@@ -38,6 +48,10 @@ class ConfigError(FacegateError):
 
 class ImageError(FacegateError):
     """The input could not be used as an image."""
+
+
+class ImageReadError(ImageError):
+    """An image file is missing, is a directory, or cannot be read."""
 
 
 class EmptyImageError(ImageError):
@@ -90,3 +104,43 @@ class FaceIndexError(FaceError):
 
 class StoreError(FacegateError):
     """A gallery or storage problem; facegate.store defines the specific ones."""
+
+
+class MultipleFacesError(FaceError):
+    """An operation that needs exactly one face found several."""
+
+
+class LowQualityFaceError(FaceError):
+    """A face is too small or too uncertain to enrol."""
+
+
+class SubjectNotFoundError(StoreError):
+    """No subject has that id (or external id, or name)."""
+
+
+class AmbiguousSubjectError(StoreError):
+    """A name matches more than one subject; use the subject id."""
+
+
+class PurposeNotFoundError(StoreError):
+    """No purpose has that name."""
+
+
+class ConsentRequiredError(StoreError):
+    """The subject has no active consent for the purpose of the request."""
+
+
+class EnrollmentError(StoreError):
+    """Enrolment was refused; nothing was stored. ``failures`` holds ``(image, error)`` pairs."""
+
+    def __init__(self, message: str, failures: list[tuple[str, FacegateError]]) -> None:
+        super().__init__(message)
+        self.failures = failures
+
+
+class MasterKeyError(StoreError):
+    """The master key is missing, malformed, or does not open this store."""
+
+
+class StoreCorruptError(StoreError):
+    """Stored data failed its integrity check or could not be read back."""
