@@ -96,10 +96,15 @@ def pyramid_down(image: ImageArray) -> ImageArray:
         return np.zeros((0, 0, 3), dtype=np.uint8)
     out_c, out_r = (cols - 3) // 2, (rows - 3) // 2
     img = image.astype(np.uint32)
-    w = (1, 4, 6, 4, 1)
-    tmp = sum(w[k] * img[:, k : k + 2 * out_c : 2] for k in range(5))
-    down = sum(w[k] * tmp[k : k + 2 * out_r : 2] for k in range(5))
-    return (np.asarray(down) // 256).astype(np.uint8)
+    weights = (1, 4, 6, 4, 1)
+    tmp = np.zeros((rows, out_c, 3), dtype=np.uint32)
+    for k, w in enumerate(weights):
+        tmp += w * img[:, k : k + 2 * out_c : 2]
+    down = np.zeros((out_r, out_c, 3), dtype=np.uint32)
+    for k, w in enumerate(weights):
+        down += w * tmp[k : k + 2 * out_r : 2]
+    out: ImageArray = (down // 256).astype(np.uint8)
+    return out
 
 
 def _lround(value: float) -> int:
@@ -131,7 +136,8 @@ def _sample_bilinear(image: ImageArray, xs: F64, ys: F64) -> ImageArray:
         (1 - fx) * img[tc + 1, lc] + fx * img[tc + 1, lc + 1]
     )
     val[~ok] = 0.0
-    return np.clip(val, 0, 255).astype(np.uint8)
+    out: ImageArray = np.clip(val, 0, 255).astype(np.uint8)
+    return out
 
 
 def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:

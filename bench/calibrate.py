@@ -1,0 +1,130 @@
+"""Calibrate a pack's 1:1 operating points from real impostor scores.
+
+Embeds one photo of each of up to ``--people`` different people in LFW (the face nearest the
+image centre), scores every pair of different people (cosine similarity), and writes the
+threshold for each false-match rate into ``src/facegate/models/packs/<pack>.json``. Run:
+
+    .venv/bin/python bench/calibrate.py --lfw ../shared/data/lfw --people 3000
+
+See docs/CALIBRATION.md for the method and its limits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from facegate.config import EngineConfig
+from facegate.pipeline.engine import FaceEngine
+
+REPO = Path(__file__).resolve().parents[1]
+FMRS = [10 ** (-k / 4) for k in range(4, 4 * 7 + 1)]  # 1e-1 ... 1e-7 in quarter decades
+MIN_TAIL = 20  # a threshold needs at least this many impostor scores above it
+
+
+def first_images(lfw: Path, people: int) -> list[Path]:
+    dirs = sorted(d for d in lfw.iterdir() if d.is_dir())
+    picks = [min(d.glob("*.jpg")) for d in dirs if any(d.glob("*.jpg"))]
+    rng = np.random.default_rng(0)
+    idx = rng.permutation(len(picks))[:people]
+    return [picks[i] for i in sorted(idx)]
+
+
+def embed_centre_face(engine: FaceEngine, path: Path) -> np.ndarray | None:
+    result = engine.analyze(path)
+    if not result.faces:
+        return None
+    cx, cy = result.width / 2, result.height / 2
+    face = min(
+        result.faces, key=lambda f: (f.box.center[0] - cx) ** 2 + (f.box.center[1] - cy) ** 2
+    )
+    return None if face.embedding is None else face.embedding.vector
+
+
+def embed_all(paths: list[Path], workers: int, cache: Path) -> np.ndarray:
+    if cache.exists():
+        data = np.load(cache)
+        if list(data["paths"]) == [str(p) for p in paths]:
+            return np.asarray(data["vectors"])
+    engines = [FaceEngine(EngineConfig(detector="hog", upsample=1)) for _ in range(workers)]
+    vecs: list[np.ndarray | None] = [None] * len(paths)
+    t0 = time.time()
+
+    def work(i: int) -> None:
+        vecs[i] = embed_centre_face(engines[i % workers], paths[i])
+
+    with ThreadPoolExecutor(workers) as pool:
+        for n, _ in enumerate(pool.map(work, range(len(paths))), 1):
+            if n % 250 == 0:
+                print(f"{n}/{len(paths)} embedded, {time.time() - t0:.0f} s")
+    dim = next(v for v in vecs if v is not None).shape[0]
+    out = np.stack([v if v is not None else np.full(dim, np.nan, np.float32) for v in vecs])
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, paths=np.array([str(p) for p in paths]), vectors=out)
+    return out
+
+
+def impostor_scores(vectors: np.ndarray) -> np.ndarray:
+    ok = vectors[~np.isnan(vectors).any(axis=1)]
+    sims = ok @ ok.T
+    iu = np.triu_indices(len(ok), k=1)
+    return np.sort(sims[iu].astype(np.float64))
+
+
+def fmr_table(scores: np.ndarray) -> list[tuple[float, float]]:
+    """(fmr, threshold) rows: the fraction of impostor scores >= threshold equals fmr."""
+    n = len(scores)
+    rows = []
+    for fmr in FMRS:
+        tail = fmr * n
+        if tail < MIN_TAIL:
+            break
+        k = n - int(math.ceil(tail))  # scores[k:] are the top ceil(fmr*n) scores
+        rows.append((fmr, float(scores[k]) + 1e-6))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
+    ap.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
+    ap.add_argument("--people", type=int, default=3000)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--pack", default="dlib")
+    ap.add_argument("--out", type=Path, default=REPO / "src/facegate/models/packs")
+    args = ap.parse_args()
+
+    paths = first_images(args.lfw, args.people)
+    vectors = embed_all(paths, args.workers, REPO / "bench/.cache/calibration.npz")
+    scores = impostor_scores(vectors)
+    missed = int(np.isnan(vectors).any(axis=1).sum())
+    table = fmr_table(scores)
+    result = {
+        "pack": args.pack,
+        "calibration": {
+            "pack": args.pack,
+            "fmr_table": [[round(f, 10), round(t, 6)] for f, t in table],
+            "impostor_scores": int(len(scores)),
+            "source": f"LFW deep-funneled, one image each of {len(paths) - missed} people "
+            f"(no face found for {missed}), HOG upsample 1, face nearest the centre; "
+            "bench/calibrate.py",
+        },
+        "impostor_stats": {
+            "mean": float(scores.mean()),
+            "std": float(scores.std()),
+            "max": float(scores.max()),
+        },
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / f"{args.pack}.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result["calibration"]["fmr_table"]))
+    print(f"{len(scores)} impostor scores; written {args.out / (args.pack + '.json')}")
+
+
+if __name__ == "__main__":
+    main()

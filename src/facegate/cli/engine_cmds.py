@@ -1,0 +1,190 @@
+"""``facegate detect``, ``verify``, ``models`` and ``demo``."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.cli.common import emit_json, engine, settings
+from facegate.errors import FacegateError
+from facegate.models.files import DLIB_FILES, file_status, package_dir
+from facegate.types import DetectResult
+
+models_app = typer.Typer(help="Model packs and their files.", no_args_is_help=True)
+
+
+class DetectorName(StrEnum):
+    hog = "hog"
+    cnn = "cnn"
+
+
+class RuntimeName(StrEnum):
+    dlib = "dlib"
+    onnx = "onnx"
+
+
+DetectorOpt = Annotated[
+    DetectorName | None, typer.Option("--detector", help="hog (fast) or cnn (finds more faces).")
+]
+UpsampleOpt = Annotated[
+    int | None, typer.Option("--upsample", min=0, max=4, help="Double the image N times first.")
+]
+RuntimeOpt = Annotated[
+    RuntimeName | None, typer.Option("--runtime", help="onnx (fast) or dlib (reference).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
+DataOpt = Annotated[
+    Path | None, typer.Option("--data", help="Data directory (default: $FACEGATE_HOME).")
+]
+
+
+def _draw_target(out: Path, image: Path, many: bool) -> Path:
+    if many or out.is_dir() or not out.suffix:
+        out.mkdir(parents=True, exist_ok=True)
+        return out / f"{image.stem}.faces.jpg"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _draw(pixels_source: Path, result: DetectResult, target: Path) -> None:
+    import cv2
+    import numpy as np
+
+    from facegate.imageio import decode, write_image
+
+    canvas = np.ascontiguousarray(decode(pixels_source))
+    thick = max(2, round(max(result.width, result.height) / 400))
+    for face in result.faces:
+        b = face.box
+        cv2.rectangle(canvas, (int(b.x1), int(b.y1)), (int(b.x2), int(b.y2)), (0, 200, 0), thick)
+        if face.landmarks is not None:
+            for x, y in face.landmarks.points:
+                cv2.circle(canvas, (int(x), int(y)), thick + 1, (255, 60, 60), -1)
+    write_image(target, canvas)
+
+
+def detect(
+    images: Annotated[list[Path], typer.Argument(help="Image files (JPEG, PNG, WebP, BMP).")],
+    detector: DetectorOpt = None,
+    upsample: UpsampleOpt = None,
+    runtime: RuntimeOpt = None,
+    landmarks68: Annotated[bool, typer.Option("--landmarks68", help="Add 68 landmarks.")] = False,
+    draw: Annotated[
+        Path | None, typer.Option("--draw", help="Write annotated copies here.")
+    ] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find faces: box [x1, y1, x2, y2] in pixels, score and landmarks for each."""
+    eng = engine(
+        settings(),
+        detector.value if detector else None,
+        upsample,
+        runtime.value if runtime else None,
+        landmarks68,
+    )
+    failed = 0
+    for path in images:
+        try:
+            result = eng.detect(path)
+        except FacegateError as exc:
+            typer.echo(f"error: {path}: {exc}", err=True)
+            failed += 1
+            continue
+        if as_json:
+            emit_json({"image": str(path), **result.to_dict()})
+        else:
+            typer.echo(f"{path}: {len(result.faces)} face(s)")
+            for i, face in enumerate(result.faces):
+                box = ", ".join(f"{v:.0f}" for v in face.box.as_list())
+                typer.echo(f"  [{i}] box=[{box}] score={face.score:.3f}")
+        if draw is not None:
+            _draw(path, result, _draw_target(draw, path, len(images) > 1))
+    if failed:
+        raise typer.Exit(2)
+
+
+def verify(
+    image_a: Annotated[Path, typer.Argument(help="First image.")],
+    image_b: Annotated[Path, typer.Argument(help="Second image.")],
+    operating_point: Annotated[
+        str | None,
+        typer.Option("--operating-point", help="Named by false-match rate, e.g. fmr=1e-4."),
+    ] = None,
+    face_a: Annotated[int | None, typer.Option(help="Face index in A (default: largest).")] = None,
+    face_b: Annotated[int | None, typer.Option(help="Face index in B (default: largest).")] = None,
+    detector: DetectorOpt = None,
+    runtime: RuntimeOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Are the two faces the same person? Decided at a calibrated operating point."""
+    eng = engine(
+        settings(), detector.value if detector else None, None, runtime.value if runtime else None
+    )
+    result = eng.verify(
+        image_a, image_b, operating_point=operating_point, face_a=face_a, face_b=face_b
+    )
+    if as_json:
+        emit_json(result.to_dict())
+        return
+    verdict = "match" if result.match else "no match"
+    op = result.operating_point
+    typer.echo(
+        f"{verdict}: similarity {result.similarity:.4f} "
+        f"{'>=' if result.match else '<'} threshold {op.threshold:.4f} at {op.name}"
+    )
+
+
+@models_app.command("list")
+def models_list(as_json: JsonOpt = False) -> None:
+    """Model packs, their files, pinned checksums and status."""
+    try:
+        folder = str(package_dir())
+    except FacegateError:
+        folder = "(face_recognition_models not installed)"
+    rows = [
+        {
+            "pack": "dlib",
+            "file": f.name,
+            "role": f.role,
+            "sha256": f.sha256,
+            "license": f.license,
+            "status": file_status(f.name),
+        }
+        for f in DLIB_FILES.values()
+    ]
+    if as_json:
+        emit_json({"packs": [{"name": "dlib", "folder": folder, "files": rows}]})
+        return
+    typer.echo(f"pack dlib ({folder})")
+    for r in rows:
+        typer.echo(f"  {r['status']:<8} {r['file']:<44} sha256:{r['sha256'][:16]}  {r['role']}")
+
+
+def demo(
+    examples: Annotated[
+        Path, typer.Option(help="Folder with obama.jpg, obama2.jpg, biden.jpg, two_people.jpg.")
+    ] = Path("../shared/data/face_recognition/examples"),
+) -> None:
+    """A short tour: detect two faces, verify a match and a non-match."""
+    if not examples.is_dir():
+        typer.echo(f"demo photos not found in {examples}; try: facegate detect YOUR_PHOTO.jpg")
+        raise typer.Exit(1)
+    eng = engine(settings())
+    typer.echo("$ facegate detect two_people.jpg")
+    found = eng.detect(examples / "two_people.jpg")
+    typer.echo(f"  {len(found.faces)} faces: {[f.box.as_list() for f in found.faces]}")
+    for a, b in (("obama.jpg", "obama2.jpg"), ("obama.jpg", "biden.jpg")):
+        r = eng.verify(examples / a, examples / b)
+        verdict = "match" if r.match else "no match"
+        typer.echo(f"$ facegate verify {a} {b}")
+        typer.echo(f"  {verdict} (similarity {r.similarity:.3f}, {r.operating_point.name})")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(detect)
+    app.command()(verify)
+    app.command()(demo)
+    app.add_typer(models_app, name="models")

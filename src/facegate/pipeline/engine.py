@@ -1,0 +1,207 @@
+"""The face engine: detect -> landmarks -> align -> embed, and 1:1 verification.
+
+>>> engine = FaceEngine()                      # dlib pack, HOG detector, nothing loaded yet
+>>> result = engine.analyze("obama.jpg")       # faces with boxes, landmarks and embeddings
+>>> engine.verify("obama.jpg", "obama2.jpg").match
+True
+
+Boxes are pixels ``(x1, y1, x2, y2)`` of the decoded, EXIF-rotated image. Models load on first
+use (or :meth:`FaceEngine.load`), never at import time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from facegate.config import DEFAULT_HOME, EngineConfig, ImageLimits
+from facegate.errors import ConfigError, FaceIndexError, NoFaceError
+from facegate.imageio import ImageSource, decode
+from facegate.models.base import Detector, Embedder, Landmarker
+from facegate.pipeline.align import face_chip
+from facegate.pipeline.calibration import Calibration, load_pack_calibration
+from facegate.types import BBox, DetectResult, Embedding, Face, ImageArray, VerifyResult
+
+PACK_IDS = {"dlib": "dlib-resnet-v1"}
+
+
+def _build_backends(config: EngineConfig, home: Path) -> tuple[Detector, Landmarker, Embedder]:
+    if config.pack != "dlib":
+        raise ConfigError(f"unknown model pack {config.pack!r}; available: dlib")
+    from facegate.models import dlib_runtime as dr
+
+    detector: Detector
+    embedder: Embedder
+    if config.runtime == "onnx":
+        from facegate.models import onnx_runtime as ort
+
+        cache = home / "models"
+        embedder = ort.OnnxEmbedder(cache_dir=cache)
+        detector = (
+            ort.OnnxMmodDetector(cache_dir=cache, upsample=config.upsample)
+            if config.detector == "cnn"
+            else dr.DlibHogDetector(config.upsample)
+        )
+    else:
+        embedder = dr.DlibEmbedder()
+        detector = (
+            dr.DlibCnnDetector(config.upsample)
+            if config.detector == "cnn"
+            else dr.DlibHogDetector(config.upsample)
+        )
+    return detector, dr.DlibShapePredictor(5), embedder
+
+
+def largest_face_index(faces: Sequence[Face]) -> int:
+    """Index of the face with the largest box (ties: the first)."""
+    return max(range(len(faces)), key=lambda i: faces[i].box.area)
+
+
+class FaceEngine:
+    """Detection, alignment, embedding and 1:1 verification for one model pack."""
+
+    def __init__(
+        self,
+        config: EngineConfig | None = None,
+        limits: ImageLimits | None = None,
+        *,
+        home: Path | None = None,
+        detector: Detector | None = None,
+        landmarker: Landmarker | None = None,
+        embedder: Embedder | None = None,
+        calibration: Calibration | None = None,
+    ) -> None:
+        self.config = config or EngineConfig()
+        self.limits = limits or ImageLimits()
+        self.home = home or DEFAULT_HOME
+        self._detector = detector
+        self._landmarker = landmarker
+        self._embedder = embedder
+        self._landmarker68: Landmarker | None = None
+        self._calibration = calibration
+        self._lock = threading.Lock()
+        if self.config.pack not in PACK_IDS:
+            raise ConfigError(f"unknown model pack {self.config.pack!r}; available: dlib")
+
+    @property
+    def pack_id(self) -> str:
+        """Identifies the embedding space: templates from different packs never mix."""
+        return PACK_IDS[self.config.pack]
+
+    @property
+    def calibration(self) -> Calibration:
+        if self._calibration is None:
+            self._calibration = load_pack_calibration(self.config.pack)
+        return self._calibration
+
+    def _backends(self) -> tuple[Detector, Landmarker, Embedder]:
+        with self._lock:
+            if self._detector is None or self._landmarker is None or self._embedder is None:
+                det, lm, emb = _build_backends(self.config, self.home)
+                self._detector = self._detector or det
+                self._landmarker = self._landmarker or lm
+                self._embedder = self._embedder or emb
+            return self._detector, self._landmarker, self._embedder
+
+    def load(self) -> FaceEngine:
+        """Load every model now (otherwise each loads on first use)."""
+        for model in self._backends():
+            model.load()
+        return self
+
+    def decode(self, image: ImageSource) -> ImageArray:
+        """Decode a path, bytes or array under this engine's image limits."""
+        return decode(image, self.limits)
+
+    def _landmarks68(self) -> Landmarker:
+        if self._landmarker68 is None:
+            from facegate.models.dlib_runtime import DlibShapePredictor
+
+            self._landmarker68 = DlibShapePredictor(68)
+        return self._landmarker68
+
+    def _faces(self, pixels: ImageArray) -> list[Face]:
+        detector, landmarker, _ = self._backends()
+        faces = []
+        for box, score in detector.detect(pixels):
+            lm = landmarker.landmarks(pixels, box)
+            lm68 = self._landmarks68().landmarks(pixels, box) if self.config.landmarks68 else None
+            faces.append(Face(box=box, score=score, landmarks=lm, landmarks68=lm68))
+        return faces
+
+    def detect(self, image: ImageSource) -> DetectResult:
+        """Faces in the image with boxes, scores and 5-point landmarks (no embeddings)."""
+        pixels = self.decode(image)
+        return DetectResult(pixels.shape[1], pixels.shape[0], self._faces(pixels))
+
+    def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
+        """The same faces with embeddings, computed in one batch."""
+        _, _, embedder = self._backends()
+        with_lm = [f for f in faces if f.landmarks is not None]
+        if not with_lm:
+            return list(faces)
+        chips = np.stack([face_chip(pixels, f.landmarks) for f in with_lm])  # type: ignore[arg-type]
+        vectors = embedder.embed(chips)
+        by_id = {id(f): v for f, v in zip(with_lm, vectors, strict=True)}
+        return [
+            _with_embedding(f, Embedding(by_id[id(f)], self.pack_id)) if id(f) in by_id else f
+            for f in faces
+        ]
+
+    def analyze(self, image: ImageSource) -> DetectResult:
+        """Detect, align and embed every face in the image."""
+        pixels = self.decode(image)
+        faces = self.embed_faces(pixels, self._faces(pixels))
+        return DetectResult(pixels.shape[1], pixels.shape[0], faces)
+
+    def embed_at(self, image: ImageSource, box: BBox, score: float = 0.0) -> Face:
+        """Landmarks and embedding for a face whose box is already known."""
+        pixels = self.decode(image)
+        _, landmarker, _ = self._backends()
+        face = Face(box=box, score=score, landmarks=landmarker.landmarks(pixels, box))
+        return self.embed_faces(pixels, [face])[0]
+
+    def face_for(self, image: ImageSource, index: int | None = None, label: str = "image") -> Face:
+        """One embedded face: the largest, or the one at ``index`` in detector order."""
+        faces = self.analyze(image).faces
+        if not faces:
+            raise NoFaceError(f"no face found in {label}")
+        if index is None:
+            return faces[largest_face_index(faces)]
+        if not 0 <= index < len(faces):
+            raise FaceIndexError(
+                f"{label} has {len(faces)} face(s); face index {index} is out of range"
+            )
+        return faces[index]
+
+    def verify(
+        self,
+        a: ImageSource,
+        b: ImageSource,
+        *,
+        operating_point: str | None = None,
+        face_a: int | None = None,
+        face_b: int | None = None,
+    ) -> VerifyResult:
+        """Are the faces in ``a`` and ``b`` the same person, at a named operating point?"""
+        point = self.calibration.operating_point(operating_point or self.config.operating_point)
+        fa = self.face_for(a, face_a, "image A")
+        fb = self.face_for(b, face_b, "image B")
+        if fa.embedding is None or fb.embedding is None:
+            raise NoFaceError("a face was found but could not be aligned for embedding")
+        similarity = fa.embedding.similarity(fb.embedding)
+        return VerifyResult(similarity >= point.threshold, similarity, point, fa, fb)
+
+
+def _with_embedding(face: Face, embedding: Embedding) -> Face:
+    return Face(
+        box=face.box,
+        score=face.score,
+        landmarks=face.landmarks,
+        landmarks68=face.landmarks68,
+        embedding=embedding,
+        quality=face.quality,
+    )
