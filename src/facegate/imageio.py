@@ -18,9 +18,10 @@ applied). Conventions:
 - A ``str`` or :class:`os.PathLike` source is a file path, never image data.
 
 Error messages are one line and never contain image data; a file error names the path the
-caller gave. This module never logs pixels or file names. Pillow's own decompression-bomb check still applies: with ``max_pixels`` set above
-Pillow's ``MAX_IMAGE_PIXELS`` (about 89 million), Pillow may warn, and it refuses images over
-twice that; facegate does not change that process-wide setting.
+caller gave. This module never logs pixels or file names. Pillow's own decompression-bomb
+check still applies: with ``max_pixels`` set above Pillow's ``MAX_IMAGE_PIXELS`` (about 89
+million), Pillow may warn, and it refuses images over twice that; facegate does not change
+that process-wide setting.
 """
 
 from __future__ import annotations
