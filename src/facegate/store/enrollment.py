@@ -1,0 +1,66 @@
+"""Enrolment input handling: reading sources, hashing them, and choosing the one usable face."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facegate.config import GalleryConfig, ImageLimits
+from facegate.errors import LowQualityFaceError, MultipleFacesError, NoFaceError
+from facegate.imageio import ImageSource, read_bytes
+from facegate.types import Face
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class SourceImage:
+    """An image to analyse, a label for messages, and the SHA-256 of its bytes or pixels."""
+
+    label: str
+    data: ImageSource
+    sha256: str
+
+
+def read_source(source: ImageSource, position: int, limits: ImageLimits) -> SourceImage:
+    """Read a path (within the byte limit) or take bytes or an array, and hash it."""
+    if isinstance(source, str | os.PathLike):
+        data = read_bytes(source, limits)
+        return SourceImage(Path(os.fsdecode(source)).name, data, hashlib.sha256(data).hexdigest())
+    label = f"image {position + 1}"
+    if isinstance(source, np.ndarray):
+        array = np.ascontiguousarray(source)
+        digest = hashlib.sha256(repr((array.shape, array.dtype.str)).encode())
+        digest.update(array.tobytes())
+        return SourceImage(label, source, digest.hexdigest())
+    return SourceImage(label, source, hashlib.sha256(bytes(source)).hexdigest())
+
+
+def usable(face: Face, config: GalleryConfig) -> bool:
+    """Does the face pass the enrolment quality gate (size, detector score, embedding)?"""
+    return (
+        face.embedding is not None
+        and min(face.box.width, face.box.height) >= config.min_face_size
+        and face.score >= config.min_detector_score
+    )
+
+
+def enrollment_face(faces: list[Face], label: str, config: GalleryConfig) -> Face:
+    """The single usable face, or the specific error for none, several, or too poor."""
+    if not faces:
+        raise NoFaceError(f"{label}: no face found")
+    good = [f for f in faces if usable(f, config)]
+    if len(good) > 1:
+        raise MultipleFacesError(
+            f"{label}: {len(good)} faces found, enrolment needs exactly one per image"
+        )
+    if not good:
+        best = max(faces, key=lambda f: f.box.area)
+        size = min(best.box.width, best.box.height)
+        raise LowQualityFaceError(
+            f"{label}: face too small or unsure ({size:.0f} px, score {best.score:.2f}; "
+            f"need >= {config.min_face_size} px and score >= {config.min_detector_score:g})"
+        )
+    return good[0]

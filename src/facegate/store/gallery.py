@@ -1,0 +1,422 @@
+"""The gallery: consent-scoped enrolment, open-set identification and erasure.
+
+>>> gallery = Gallery.open("facegate-data")            # SQLite + master key in the data dir
+>>> gallery.add_purpose("door")
+>>> alice = gallery.create_subject("Alice")
+>>> gallery.grant_consent(alice.id, "door", evidence="signed form #123")
+>>> gallery.enroll(alice.id, ["alice1.jpg", "alice2.jpg"], purpose="door")
+>>> gallery.identify("camera.jpg", purpose="door").faces[0].match
+
+Every call that touches faces names a purpose; only subjects with an active consent for it
+can be enrolled into it or returned by it. Identification is open-set: a face whose best
+candidate scores below the operating point (``fpir=1e-2`` by default, its threshold adjusted
+to the number of subjects searched) comes back with ``match=None`` ("unknown").
+
+Thread safety: writes (enrol, consent changes, erase) are serialised; searches run in parallel
+under the index's readers-writer lock. The consent of every candidate is re-checked in the
+store at search time, so a revocation or expiry takes effect at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+from typing import Protocol
+
+import numpy as np
+
+from facegate.config import GalleryConfig, ImageLimits
+from facegate.errors import (
+    AmbiguousSubjectError,
+    ConfigError,
+    ConsentRequiredError,
+    EnrollmentError,
+    FacegateError,
+    NoFaceError,
+    StoreError,
+    SubjectNotFoundError,
+)
+from facegate.imageio import ImageSource
+from facegate.pipeline.calibration import Calibration
+from facegate.store.crypto import MasterKey
+from facegate.store.enrollment import SourceImage, enrollment_face, read_source
+from facegate.store.index import Hit, IndexParams, VectorIndex
+from facegate.store.protocol import Consent, NewTemplate, Purpose, Store, Subject, TemplateInfo
+from facegate.store.results import (
+    Candidate,
+    DuplicateWarning,
+    EnrollResult,
+    FaceIdentification,
+    IdentifyResult,
+    SubjectVerifyResult,
+)
+from facegate.store.sql import SqlStore
+from facegate.types import DetectResult, Face, FloatArray
+
+log = logging.getLogger(__name__)
+
+_PURPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
+
+
+class FaceAnalyzer(Protocol):
+    """What the gallery needs from :class:`facegate.pipeline.engine.FaceEngine`."""
+
+    @property
+    def pack_id(self) -> str: ...
+
+    @property
+    def calibration(self) -> Calibration: ...
+
+    def analyze(self, image: ImageSource) -> DetectResult: ...
+
+
+def _index_params(config: GalleryConfig) -> IndexParams:
+    return IndexParams(
+        config.hnsw_min_size, config.hnsw_m, config.hnsw_ef_search, config.hnsw_ef_construction
+    )
+
+
+class Gallery:
+    """Subjects, consents and templates in a :class:`Store`, searched through FAISS."""
+
+    def __init__(
+        self,
+        store: Store,
+        engine: FaceAnalyzer | Callable[[], FaceAnalyzer],
+        config: GalleryConfig | None = None,
+        limits: ImageLimits | None = None,
+    ) -> None:
+        self.store = store
+        self.config = config or GalleryConfig()
+        self.limits = limits or ImageLimits()
+        self._engine_or_factory = engine
+        self._engine: FaceAnalyzer | None = None
+        self._index = VectorIndex(_index_params(self.config))
+        self._loaded: set[str] = set()
+        self._write = threading.RLock()
+
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        engine: FaceAnalyzer | Callable[[], FaceAnalyzer] | None = None,
+        config: GalleryConfig | None = None,
+        limits: ImageLimits | None = None,
+        master_key: bytes | str | None = None,
+        preload: bool = True,
+    ) -> Gallery:
+        """Open (or create) the embedded gallery in data dir ``path``.
+
+        The master key is ``master_key``, else ``FACEGATE_MASTER_KEY``, else
+        ``path/master.key`` (created with mode 0600 on first open). With ``preload`` the
+        search index of every purpose is rebuilt from the store now, not on first use.
+        """
+        home = Path(path)
+        store = SqlStore.open_sqlite(home, MasterKey.resolve(home, master_key))
+        if engine is None:
+            engine = _default_engine(home, limits)
+        gallery = cls(store, engine, config, limits)
+        if preload:
+            gallery.load_indexes()
+        return gallery
+
+    def close(self) -> None:
+        self.store.close()
+
+    def __enter__(self) -> Gallery:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def engine(self) -> FaceAnalyzer:
+        if self._engine is None:
+            source = self._engine_or_factory
+            self._engine = source() if callable(source) else source
+        return self._engine
+
+    # index lifecycle
+
+    def load_indexes(self) -> None:
+        """Rebuild every purpose's search index from the store (decrypting templates)."""
+        for purpose in self.store.list_purposes():
+            self._load(purpose.name, force=True)
+
+    def _load(self, purpose: str, force: bool = False) -> None:
+        if purpose in self._loaded and not force:
+            return
+        with self._write:
+            if purpose in self._loaded and not force:
+                return
+            pack = self.engine.pack_id
+            self._index.load(purpose, self.store.iter_purpose_vectors(purpose, pack))
+            self._loaded.add(purpose)
+        log.info("index for purpose %s loaded: %s", purpose, self._index.stats().get(purpose))
+
+    def index_stats(self) -> dict[str, dict[str, int | str]]:
+        return self._index.stats()
+
+    # purposes, subjects, consents
+
+    def add_purpose(self, name: str, description: str = "") -> Purpose:
+        if not _PURPOSE_NAME.match(name):
+            raise ConfigError(
+                f"bad purpose name {name!r}: use 1-64 lower-case letters, digits, '_', '.', '-'"
+            )
+        return self.store.add_purpose(name, description)
+
+    def create_subject(self, display_name: str, external_id: str | None = None) -> Subject:
+        if not display_name.strip():
+            raise StoreError("a subject needs a non-empty display name")
+        return self.store.create_subject(display_name.strip(), external_id)
+
+    def subject(self, ref: str) -> Subject:
+        """The one subject whose id, external id or display name is ``ref``."""
+        found = self.store.find_subjects(ref)
+        if not found:
+            raise SubjectNotFoundError(f"no subject with id or name {ref!r}")
+        if len(found) > 1:
+            raise AmbiguousSubjectError(
+                f"{len(found)} subjects are named {ref!r}; use a subject id: "
+                + ", ".join(s.id for s in found)
+            )
+        return found[0]
+
+    def subjects(self, purpose: str | None = None) -> list[Subject]:
+        if purpose is not None:
+            self.store.get_purpose(purpose)
+        return self.store.list_subjects(purpose)
+
+    def consents(self, subject_id: str) -> list[Consent]:
+        return self.store.consents(subject_id)
+
+    def templates(self, subject_id: str) -> list[TemplateInfo]:
+        return self.store.templates(subject_id)
+
+    def grant_consent(
+        self,
+        subject_id: str,
+        purpose: str,
+        evidence: str,
+        expires_at: datetime | None = None,
+    ) -> Consent:
+        """Record consent; the subject's templates join that purpose's search at once."""
+        with self._write:
+            consent = self.store.grant_consent(subject_id, purpose, evidence, expires_at)
+            if purpose in self._loaded:
+                subject = self.store.get_subject(subject_id)
+                self._index.remove(purpose, subject.row)
+                vectors = self.store.subject_vectors(subject_id, self.engine.pack_id)
+                if len(vectors):
+                    self._index.add(purpose, subject.row, vectors)
+        return consent
+
+    def revoke_consent(self, subject_id: str, purpose: str) -> bool:
+        """Revoke; the subject leaves that purpose's search at once. False if none was active."""
+        with self._write:
+            subject = self.store.get_subject(subject_id)
+            self.store.get_purpose(purpose)
+            changed = self.store.revoke_consent(subject_id, purpose)
+            self._index.remove(purpose, subject.row)
+        return changed
+
+    def erase(self, subject_id: str) -> None:
+        """Delete the subject, its consents, templates and data key (crypto-shredding)."""
+        with self._write:
+            subject = self.store.get_subject(subject_id)
+            self.store.erase_subject(subject_id)
+            self._index.remove_everywhere(subject.row)
+
+    def _require_consent(self, subject: Subject, purpose: str) -> None:
+        self.store.get_purpose(purpose)
+        if subject.row not in self.store.active_rows(purpose, [subject.row]):
+            raise ConsentRequiredError(
+                f"subject {subject.id} has no active consent for purpose {purpose!r}"
+            )
+
+    # enrolment
+
+    def enroll(
+        self,
+        subject_id: str,
+        images: Sequence[ImageSource],
+        purpose: str,
+        *,
+        skip_failures: bool = False,
+    ) -> EnrollResult:
+        """Add one template per image; each image must hold exactly one usable face.
+
+        All-or-nothing by default: if any image fails, :class:`EnrollmentError` lists every
+        failure and nothing is stored. With ``skip_failures`` the good images are stored and
+        the failures reported in the result. Images already enrolled (same SHA-256) are skipped.
+        """
+        subject = self.store.get_subject(subject_id)
+        self._require_consent(subject, purpose)
+        self._load(purpose)
+        new, failures = self._analyze_for_enrollment(images)
+        if failures and not skip_failures:
+            detail = "; ".join(str(err) for _, err in failures)
+            raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
+        warnings = self._duplicate_warnings(subject, purpose, new)
+        with self._write:
+            self._require_consent(subject, purpose)
+            added = self.store.add_templates(subject.id, [t for _, t in new])
+            if added:
+                self._index_new_templates(subject, new, {t.image_sha256 for t in added})
+        added_sha = {t.image_sha256 for t in added}
+        skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
+        log.info("enrolled subject %s: %d templates added", subject.id, len(added))
+        return EnrollResult(subject, purpose, added, skipped, failures, warnings)
+
+    def _analyze_for_enrollment(
+        self, images: Sequence[ImageSource]
+    ) -> tuple[list[tuple[SourceImage, NewTemplate]], list[tuple[str, FacegateError]]]:
+        if not images:
+            raise EnrollmentError("enrolment needs at least one image", [])
+        new: list[tuple[SourceImage, NewTemplate]] = []
+        failures: list[tuple[str, FacegateError]] = []
+        for position, image in enumerate(images):
+            label = f"image {position + 1}"
+            try:
+                source = read_source(image, position, self.limits)
+                label = source.label
+                faces = self.engine.analyze(source.data).faces
+                face = enrollment_face(faces, source.label, self.config)
+            except FacegateError as exc:
+                failures.append((label, exc))
+                continue
+            vector, pack = _embedding_of(face)
+            new.append((source, NewTemplate(vector, pack, source.sha256, face.quality)))
+        return new, failures
+
+    def _duplicate_warnings(
+        self, subject: Subject, purpose: str, new: list[tuple[SourceImage, NewTemplate]]
+    ) -> list[DuplicateWarning]:
+        if not new:
+            return []
+        point = self.engine.calibration.operating_point(self.config.duplicate_operating_point)
+        queries = np.stack([t.vector for _, t in new])
+        hits = self._index.search(purpose, queries, 2)
+        others: dict[int, Hit] = {}
+        found: list[tuple[str, Hit]] = []
+        for (source, _), face_hits in zip(new, hits, strict=True):
+            for hit in face_hits:
+                if hit.row != subject.row and hit.similarity >= point.threshold:
+                    found.append((source.label, hit))
+                    others[hit.row] = hit
+                    break
+        by_row = self.store.subjects_by_row(list(others))
+        warnings = [
+            DuplicateWarning(label, by_row[hit.row].id, hit.similarity, point)
+            for label, hit in found
+            if hit.row in by_row
+        ]
+        for w in warnings:
+            log.warning("enrolment of subject %s: %s", subject.id, w)
+        return warnings
+
+    def _index_new_templates(
+        self, subject: Subject, new: list[tuple[SourceImage, NewTemplate]], added: set[str]
+    ) -> None:
+        vectors = np.stack([t.vector for _, t in new if t.image_sha256 in added])
+        for purpose in self._loaded:
+            if subject.row in self.store.active_rows(purpose, [subject.row]):
+                self._index.add(purpose, subject.row, vectors)
+
+    # search
+
+    def identify(
+        self,
+        image: ImageSource,
+        purpose: str,
+        top_k: int = 5,
+        *,
+        operating_point: str | None = None,
+    ) -> IdentifyResult:
+        """Who is each face in ``image``, among the subjects consented for ``purpose``?"""
+        self.store.get_purpose(purpose)
+        self._load(purpose)
+        result = self.engine.analyze(image)
+        faces = [f for f in result.faces if f.embedding is not None]
+        gallery_size = self._index.subjects(purpose)
+        point = self.engine.calibration.operating_point(
+            operating_point or self.config.operating_point, gallery_size
+        )
+        out: list[FaceIdentification] = []
+        if faces:
+            queries = np.stack([_embedding_of(f)[0] for f in faces])
+            hits = self._index.search(purpose, queries, max(1, top_k))
+            candidates = self._candidates(purpose, hits)
+            for face, cands in zip(faces, candidates, strict=True):
+                match = cands[0] if cands and cands[0].similarity >= point.threshold else None
+                out.append(FaceIdentification(face, match, cands[:top_k], point))
+        return IdentifyResult(result.width, result.height, purpose, gallery_size, out)
+
+    def _candidates(self, purpose: str, hits: list[list[Hit]]) -> list[list[Candidate]]:
+        rows = sorted({h.row for face_hits in hits for h in face_hits})
+        active = self.store.active_rows(purpose, rows)
+        subjects = self.store.subjects_by_row(sorted(active))
+        stale = [r for r in rows if r not in subjects]
+        if stale:  # consent expired or subject gone since the index was built
+            with self._write:
+                for row in stale:
+                    self._index.remove(purpose, row)
+        return [
+            [Candidate(subjects[h.row], h.similarity) for h in face_hits if h.row in subjects]
+            for face_hits in hits
+        ]
+
+    def verify(
+        self,
+        image: ImageSource,
+        subject_id: str,
+        purpose: str,
+        *,
+        operating_point: str | None = None,
+    ) -> SubjectVerifyResult:
+        """Is the largest face in ``image`` the enrolled subject (1:1, within ``purpose``)?"""
+        subject = self.store.get_subject(subject_id)
+        self._require_consent(subject, purpose)
+        vectors = self.store.subject_vectors(subject.id, self.engine.pack_id)
+        if not len(vectors):
+            raise StoreError(f"subject {subject.id} has no templates of pack {self.engine.pack_id}")
+        face = _largest_embedded_face(self.engine.analyze(image).faces)
+        similarity = float(np.max(vectors @ _embedding_of(face)[0]))
+        point = self.engine.calibration.operating_point(
+            operating_point or self.config.verify_operating_point
+        )
+        return SubjectVerifyResult(subject, similarity >= point.threshold, similarity, point, face)
+
+
+def _largest_embedded_face(faces: list[Face]) -> Face:
+    embedded = [f for f in faces if f.embedding is not None]
+    if not embedded:
+        raise NoFaceError("no face found in the probe image")
+    return max(embedded, key=lambda f: f.box.area)
+
+
+def _embedding_of(face: Face) -> tuple[FloatArray, str]:
+    if face.embedding is None:
+        raise NoFaceError("a face was found but could not be aligned for embedding")
+    return face.embedding.vector, face.embedding.pack
+
+
+def _default_engine(home: Path, limits: ImageLimits | None) -> Callable[[], FaceAnalyzer]:
+    def build() -> FaceAnalyzer:
+        from facegate.pipeline.engine import FaceEngine
+
+        return FaceEngine(None, limits, home=home)
+
+    return build

@@ -1,0 +1,287 @@
+"""In-memory vector search on FAISS: one index per purpose, labels are subject rows.
+
+Each purpose has its own :class:`PurposeIndex` holding the templates of the subjects with an
+active consent for it, so a search for a purpose cannot return anyone else. Scores are inner
+products of unit vectors (cosine similarity). An index is exact (``IndexFlatIP``) until it
+holds more than ``hnsw_min_size`` templates, then HNSW (``IndexHNSWFlat``). Exact indexes
+delete in place; HNSW marks deleted entries dead, skips them in results and is rebuilt once a
+fifth of it is dead. :class:`VectorIndex` wraps the per-purpose indexes with a readers-writer
+lock: many concurrent searches (FAISS releases the GIL), one writer at a time.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import faiss
+import numpy as np
+
+from facegate.store.protocol import IntArray
+from facegate.types import FloatArray
+
+_DEAD_FRACTION_REBUILD = 0.2
+
+
+@dataclass(frozen=True, slots=True)
+class IndexParams:
+    hnsw_min_size: int = 1_000_000
+    hnsw_m: int = 32
+    hnsw_ef_search: int = 128
+    hnsw_ef_construction: int = 80
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One subject found by a search: its store row and best similarity."""
+
+    row: int
+    similarity: float
+
+
+class RWLock:
+    """A readers-writer lock that lets a waiting writer in before new readers."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._writer = False
+        self._writers_waiting = 0
+
+    @contextmanager
+    def read(self) -> Iterator[None]:
+        with self._cond:
+            while self._writer or self._writers_waiting:
+                self._cond.wait()
+            self._readers += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._readers -= 1
+                if not self._readers:
+                    self._cond.notify_all()
+
+    @contextmanager
+    def write(self) -> Iterator[None]:
+        with self._cond:
+            self._writers_waiting += 1
+            while self._writer or self._readers:
+                self._cond.wait()
+            self._writers_waiting -= 1
+            self._writer = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._writer = False
+                self._cond.notify_all()
+
+
+class PurposeIndex:
+    """The templates of one purpose. Not thread-safe by itself; see :class:`VectorIndex`."""
+
+    def __init__(self, dim: int, params: IndexParams) -> None:
+        self.dim = dim
+        self._params = params
+        self._index: faiss.Index = faiss.IndexFlatIP(dim)
+        self._labels = np.empty(0, dtype=np.int64)
+        self._alive = np.empty(0, dtype=bool)
+        self._dead = 0
+        self._subjects = 0
+
+    @property
+    def kind(self) -> str:
+        return "hnsw" if self.is_hnsw else "flat"
+
+    @property
+    def is_hnsw(self) -> bool:
+        return isinstance(self._index, faiss.IndexHNSWFlat)
+
+    @property
+    def templates(self) -> int:
+        return int(self._index.ntotal) - self._dead
+
+    @property
+    def subjects(self) -> int:
+        return self._subjects
+
+    def memory_bytes(self) -> int:
+        """Bytes held by the FAISS structure and the label arrays."""
+        vectors = int(self._index.ntotal) * self.dim * 4
+        links = 0
+        if self.is_hnsw:
+            hnsw = self._index.hnsw  # type: ignore[attr-defined]
+            links = (hnsw.neighbors.size() * 4) + (hnsw.offsets.size() * 8)
+            links += hnsw.levels.size() * 4
+        return vectors + links + self._labels.nbytes + self._alive.nbytes
+
+    def add(self, rows: IntArray, vectors: FloatArray) -> None:
+        """Append templates; ``rows[i]`` is the subject row of ``vectors[i]``."""
+        if len(rows) == 0:
+            return
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        unique = np.unique(rows)
+        if len(unique) == 1:
+            new_subjects = 0 if self.contains(int(unique[0])) else 1
+        else:
+            new_subjects = len(np.setdiff1d(unique, self._alive_labels(), assume_unique=True))
+        if not self.is_hnsw and self._index.ntotal + len(rows) > self._params.hnsw_min_size:
+            self._rebuild(extra_rows=rows, extra_vectors=vectors, hnsw=True)
+        else:
+            self._index.add(vectors)
+            self._labels = np.concatenate([self._labels, rows.astype(np.int64)])
+            self._alive = np.concatenate([self._alive, np.ones(len(rows), dtype=bool)])
+        self._subjects += new_subjects
+
+    def remove(self, row: int) -> int:
+        """Drop every template of subject ``row``; returns how many were dropped."""
+        positions = np.flatnonzero((self._labels == row) & self._alive)
+        if len(positions) == 0:
+            return 0
+        self._subjects -= 1
+        if self.is_hnsw:
+            self._alive[positions] = False
+            self._dead += len(positions)
+            if self._dead > _DEAD_FRACTION_REBUILD * self._index.ntotal:
+                self._rebuild(hnsw=self.templates > self._params.hnsw_min_size)
+        else:
+            self._index.remove_ids(faiss.IDSelectorBatch(positions.astype(np.int64)))
+            self._labels = np.delete(self._labels, positions)
+            self._alive = np.delete(self._alive, positions)
+        return len(positions)
+
+    def contains(self, row: int) -> bool:
+        return bool(np.any((self._labels == row) & self._alive))
+
+    def _alive_labels(self) -> IntArray:
+        return np.unique(self._labels[self._alive])
+
+    def _rebuild(
+        self,
+        extra_rows: IntArray | None = None,
+        extra_vectors: FloatArray | None = None,
+        *,
+        hnsw: bool,
+    ) -> None:
+        keep = np.flatnonzero(self._alive)
+        vectors = self._index.reconstruct_n(0, int(self._index.ntotal))[keep]
+        labels = self._labels[keep]
+        if extra_rows is not None and extra_vectors is not None:
+            vectors = np.concatenate([vectors, extra_vectors])
+            labels = np.concatenate([labels, extra_rows.astype(np.int64)])
+        self._index = self._new_index(hnsw)
+        self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        self._labels = labels
+        self._alive = np.ones(len(labels), dtype=bool)
+        self._dead = 0
+
+    def _new_index(self, hnsw: bool) -> faiss.Index:
+        if not hnsw:
+            return faiss.IndexFlatIP(self.dim)
+        index = faiss.IndexHNSWFlat(self.dim, self._params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = self._params.hnsw_ef_construction
+        index.hnsw.efSearch = self._params.hnsw_ef_search
+        return index
+
+    def search(self, queries: FloatArray, top_k: int) -> list[list[Hit]]:
+        """The ``top_k`` best subjects per query (best template score), best first."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32).reshape(-1, self.dim)
+        ntotal = int(self._index.ntotal)
+        if ntotal == 0 or top_k <= 0:
+            return [[] for _ in range(len(queries))]
+        k = min(ntotal, 4 * top_k + 8)
+        while True:
+            scores, positions = self._search_k(queries, k)
+            hits = [self._collect(s, p, top_k) for s, p in zip(scores, positions, strict=True)]
+            if k >= ntotal or all(len(h) >= min(top_k, self._subjects) for h in hits):
+                return hits
+            k = min(ntotal, 4 * k)
+
+    def _search_k(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
+        if self.is_hnsw:
+            params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
+            params.efSearch = max(self._params.hnsw_ef_search, k)
+            scores, positions = self._index.search(queries, k, params=params)
+        else:
+            scores, positions = self._index.search(queries, k)
+        return scores, positions
+
+    def _collect(self, scores: FloatArray, positions: IntArray, top_k: int) -> list[Hit]:
+        hits: list[Hit] = []
+        seen: set[int] = set()
+        for score, pos in zip(scores.tolist(), positions.tolist(), strict=True):
+            if pos < 0 or not self._alive[pos]:
+                continue
+            row = int(self._labels[pos])
+            if row in seen:
+                continue
+            seen.add(row)
+            hits.append(Hit(row, float(score)))
+            if len(hits) == top_k:
+                break
+        return hits
+
+
+class VectorIndex:
+    """Per-purpose indexes behind a readers-writer lock."""
+
+    def __init__(self, params: IndexParams | None = None) -> None:
+        self._params = params or IndexParams()
+        self._purposes: dict[str, PurposeIndex] = {}
+        self._lock = RWLock()
+
+    def load(self, purpose: str, batches: Iterable[tuple[IntArray, FloatArray]]) -> None:
+        """Replace ``purpose``'s index with the given templates (built outside the lock)."""
+        fresh: PurposeIndex | None = None
+        for rows, vectors in batches:
+            fresh = fresh or PurposeIndex(vectors.shape[1], self._params)
+            fresh.add(rows, vectors)
+        with self._lock.write():
+            if fresh is None:
+                self._purposes.pop(purpose, None)
+            else:
+                self._purposes[purpose] = fresh
+
+    def add(self, purpose: str, row: int, vectors: FloatArray) -> None:
+        rows = np.full(len(vectors), row, dtype=np.int64)
+        with self._lock.write():
+            index = self._purposes.get(purpose)
+            if index is None:
+                index = self._purposes[purpose] = PurposeIndex(vectors.shape[1], self._params)
+            index.add(rows, vectors)
+
+    def remove(self, purpose: str, row: int) -> int:
+        with self._lock.write():
+            index = self._purposes.get(purpose)
+            return index.remove(row) if index is not None else 0
+
+    def remove_everywhere(self, row: int) -> int:
+        with self._lock.write():
+            return sum(index.remove(row) for index in self._purposes.values())
+
+    def search(self, purpose: str, queries: FloatArray, top_k: int) -> list[list[Hit]]:
+        with self._lock.read():
+            index = self._purposes.get(purpose)
+            if index is None:
+                return [[] for _ in range(len(np.atleast_2d(queries)))]
+            return index.search(queries, top_k)
+
+    def subjects(self, purpose: str) -> int:
+        with self._lock.read():
+            index = self._purposes.get(purpose)
+            return index.subjects if index is not None else 0
+
+    def stats(self) -> dict[str, dict[str, int | str]]:
+        with self._lock.read():
+            return {
+                name: {
+                    "kind": index.kind,
+                    "templates": index.templates,
+                    "subjects": index.subjects,
+                    "memory_bytes": index.memory_bytes(),
+                }
+                for name, index in self._purposes.items()
+            }

@@ -1,0 +1,120 @@
+"""The storage contract every gallery backend implements, and the values it returns.
+
+A backend owns encryption at rest: it takes plain embeddings in :meth:`Store.add_templates`,
+stores them sealed under the subject's data key, and hands them back decrypted only through
+:meth:`Store.subject_vectors` and :meth:`Store.iter_purpose_vectors`. Subjects are addressed
+by their public id (a 32-character hex string); ``row`` is the backend's integer key, which the
+vector index uses as its label.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+from facegate.types import FloatArray
+
+IntArray = npt.NDArray[np.int64]
+
+
+@dataclass(frozen=True, slots=True)
+class Subject:
+    id: str
+    row: int
+    display_name: str
+    external_id: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Purpose:
+    name: str
+    description: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Consent:
+    subject_id: str
+    purpose: str
+    evidence: str
+    granted_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    def active_at(self, now: datetime) -> bool:
+        return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
+
+
+@dataclass(frozen=True, slots=True)
+class TemplateInfo:
+    """What is known about a stored template, without its embedding."""
+
+    id: int
+    subject_id: str
+    pack: str
+    dim: int
+    quality: float | None
+    image_sha256: str
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class NewTemplate:
+    """An embedding to store, with the SHA-256 of the image it came from (never the image)."""
+
+    vector: FloatArray
+    pack: str
+    image_sha256: str
+    quality: float | None = None
+
+
+class Store(Protocol):
+    """Subjects, purposes, consents and sealed templates."""
+
+    def close(self) -> None: ...
+
+    def add_purpose(self, name: str, description: str = "") -> Purpose: ...
+
+    def get_purpose(self, name: str) -> Purpose: ...
+
+    def list_purposes(self) -> list[Purpose]: ...
+
+    def create_subject(self, display_name: str, external_id: str | None = None) -> Subject: ...
+
+    def get_subject(self, subject_id: str) -> Subject: ...
+
+    def find_subjects(self, ref: str) -> list[Subject]: ...
+
+    def list_subjects(self, purpose: str | None = None) -> list[Subject]: ...
+
+    def subjects_by_row(self, rows: Sequence[int]) -> dict[int, Subject]: ...
+
+    def grant_consent(
+        self, subject_id: str, purpose: str, evidence: str, expires_at: datetime | None = None
+    ) -> Consent: ...
+
+    def revoke_consent(self, subject_id: str, purpose: str) -> bool: ...
+
+    def consents(self, subject_id: str) -> list[Consent]: ...
+
+    def active_rows(self, purpose: str, rows: Sequence[int] | None = None) -> set[int]: ...
+
+    def add_templates(
+        self, subject_id: str, templates: Sequence[NewTemplate]
+    ) -> list[TemplateInfo]: ...
+
+    def templates(self, subject_id: str) -> list[TemplateInfo]: ...
+
+    def subject_vectors(self, subject_id: str, pack: str) -> FloatArray: ...
+
+    def iter_purpose_vectors(
+        self, purpose: str, pack: str, batch: int = 4096
+    ) -> Iterator[tuple[IntArray, FloatArray]]: ...
+
+    def erase_subject(self, subject_id: str) -> None: ...

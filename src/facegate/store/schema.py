@@ -1,0 +1,144 @@
+"""The gallery schema as SQLAlchemy 2 models (portable: SQLite and PostgreSQL).
+
+Alembic migrations under ``facegate/store/migrations`` create exactly these tables; a test
+compares the two. Only portable types are used (Integer, String, Text, Float, LargeBinary,
+DateTime with time zone); template embeddings are stored sealed (see :mod:`.crypto`), never
+in plain form, and source images are never stored, only their SHA-256.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A time zone-aware UTC timestamp on every backend (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use datetime.now(UTC)")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        stamp = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+        return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class MetaRow(Base):
+    """Store-wide values: schema facts and the master-key check value."""
+
+    __tablename__ = "store_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+
+
+class SubjectRow(Base):
+    __tablename__ = "subjects"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    row: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    id: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    external_id: Mapped[str | None] = mapped_column(String(255), nullable=True, unique=True)
+    display_name: Mapped[str] = mapped_column(String(255), nullable=False, index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class DataKeyRow(Base):
+    """A subject's data key, wrapped by the master key. Deleting it shreds the templates."""
+
+    __tablename__ = "data_keys"
+
+    subject_row: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subjects.row", ondelete="CASCADE"), primary_key=True
+    )
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    master_fingerprint: Mapped[str] = mapped_column(String(16), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class PurposeRow(Base):
+    __tablename__ = "purposes"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    description: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class ConsentRow(Base):
+    __tablename__ = "consents"
+    __table_args__ = (
+        Index("ix_consents_purpose_subject", "purpose", "subject_row"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_row: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subjects.row", ondelete="CASCADE"), nullable=False, index=True
+    )
+    purpose: Mapped[str] = mapped_column(
+        String(64), ForeignKey("purposes.name", ondelete="RESTRICT"), nullable=False
+    )
+    evidence: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class TemplateRow(Base):
+    __tablename__ = "templates"
+    __table_args__ = (
+        UniqueConstraint("subject_row", "pack", "image_sha256"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    subject_row: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subjects.row", ondelete="CASCADE"), nullable=False, index=True
+    )
+    sealed: Mapped[bytes] = mapped_column(LargeBinary, nullable=False)
+    pack: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    dim: Mapped[int] = mapped_column(Integer, nullable=False)
+    quality: Mapped[float | None] = mapped_column(Float, nullable=True)
+    image_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
