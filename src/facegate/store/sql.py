@@ -299,13 +299,12 @@ class SqlStore:
         with self._sessions.begin() as s:
             subject = self._subject_row(s, subject_id)
             dek = self._data_key(s, subject)
-            seen = set(
-                s.execute(
-                    select(TemplateRow.pack, TemplateRow.image_sha256).where(
-                        TemplateRow.subject_row == subject.row
-                    )
-                ).tuples()
+            existing = s.execute(
+                select(TemplateRow.pack, TemplateRow.image_sha256).where(
+                    TemplateRow.subject_row == subject.row
+                )
             )
+            seen = {(pack, sha) for pack, sha in existing}
             rows: list[TemplateRow] = []
             for t in templates:
                 if (t.pack, t.image_sha256) in seen:
