@@ -106,7 +106,7 @@ def test_results_survive_restart(tmp_path: Path) -> None:
         before = [gallery.identify(face_image(p, 8), "door").to_dict() for p in range(11)]
     with _open(tmp_path) as gallery:
         after = [gallery.identify(face_image(p, 8), "door").to_dict() for p in range(11)]
-        assert gallery.index_stats()["door"]["templates"] == 18
+        assert gallery.index_stats()["door"].templates == 18
     assert after == before
     assert before[2]["faces"][0]["subject"] is None and before[3]["faces"][0]["subject"]
 
@@ -195,4 +195,4 @@ def test_concurrent_identify_during_enrolment(tmp_path: Path) -> None:
         for t in readers:
             t.join()
         assert not errors
-        assert gallery.index_stats()["door"]["subjects"] == 15
+        assert gallery.index_stats()["door"].subjects == 15

@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from facegate.store.index import IndexParams, PurposeIndex, RWLock, VectorIndex
+from facegate.types import FloatArray
 
 
-def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> np.ndarray:
-    v = rng.standard_normal((n, dim)).astype(np.float32)
-    return v / np.linalg.norm(v, axis=1, keepdims=True)
+def _unit(rng: np.random.Generator, n: int, dim: int = 32) -> FloatArray:
+    v: FloatArray = rng.standard_normal((n, dim)).astype(np.float32)
+    v /= np.linalg.norm(v, axis=1, keepdims=True)
+    return v
 
 
 @pytest.mark.parametrize("hnsw_min_size", [1_000_000, 10])
@@ -110,7 +112,7 @@ def test_concurrent_reads_and_writes_stay_consistent() -> None:
     for t in threads:
         t.join()
     assert not errors
-    assert index.stats()["p"]["subjects"] == 200 - 66
+    assert index.stats()["p"].subjects == 200 - 66
 
 
 def test_rwlock_writer_excludes_readers() -> None:

@@ -45,7 +45,7 @@ from facegate.imageio import ImageSource
 from facegate.pipeline.calibration import Calibration
 from facegate.store.crypto import MasterKey
 from facegate.store.enrollment import SourceImage, enrollment_face, read_source
-from facegate.store.index import Hit, IndexParams, VectorIndex
+from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
 from facegate.store.protocol import Consent, NewTemplate, Purpose, Store, Subject, TemplateInfo
 from facegate.store.results import (
     Candidate,
@@ -165,7 +165,7 @@ class Gallery:
             self._loaded.add(purpose)
         log.info("index for purpose %s loaded: %s", purpose, self._index.stats().get(purpose))
 
-    def index_stats(self) -> dict[str, dict[str, int | str]]:
+    def index_stats(self) -> dict[str, IndexStats]:
         return self._index.stats()
 
     # purposes, subjects, consents

@@ -41,6 +41,14 @@ class Hit:
     similarity: float
 
 
+@dataclass(frozen=True, slots=True)
+class IndexStats:
+    kind: str
+    templates: int
+    subjects: int
+    memory_bytes: int
+
+
 class RWLock:
     """A readers-writer lock that lets a waiting writer in before new readers."""
 
@@ -274,14 +282,9 @@ class VectorIndex:
             index = self._purposes.get(purpose)
             return index.subjects if index is not None else 0
 
-    def stats(self) -> dict[str, dict[str, int | str]]:
+    def stats(self) -> dict[str, IndexStats]:
         with self._lock.read():
             return {
-                name: {
-                    "kind": index.kind,
-                    "templates": index.templates,
-                    "subjects": index.subjects,
-                    "memory_bytes": index.memory_bytes(),
-                }
+                name: IndexStats(index.kind, index.templates, index.subjects, index.memory_bytes())
                 for name, index in self._purposes.items()
             }
