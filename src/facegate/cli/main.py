@@ -25,9 +25,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from facegate.cli import engine_cmds
+    from facegate.cli import engine_cmds, eval_cmds
 
     engine_cmds.register(app)
+    eval_cmds.register(app)
 
 
 def _usage_message(exc: Exception) -> str:

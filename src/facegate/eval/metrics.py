@@ -164,13 +164,11 @@ class KFoldResult:
 
 
 def split_folds(n_items: int, n_folds: int = 10) -> IntArray:
-    """Fold index per item: ``n_folds`` contiguous blocks of (nearly) equal size."""
+    """Fold index per item, dealt round-robin (item ``i`` goes to fold ``i % n_folds``), so a
+    file sorted by label still gives folds with both labels."""
     if n_items < n_folds:
         raise ValueError(f"need at least {n_folds} items for {n_folds} folds, got {n_items}")
-    out = np.empty(n_items, dtype=np.int64)
-    for k, block in enumerate(np.array_split(np.arange(n_items), n_folds)):
-        out[block] = k
-    return out
+    return np.arange(n_items, dtype=np.int64) % n_folds
 
 
 def kfold_accuracy(

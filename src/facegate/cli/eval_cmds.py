@@ -1,0 +1,294 @@
+"""``facegate eval verify|identify|detect|fairness``: accuracy reports on standard datasets."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from facegate.cli.common import emit_json, engine, settings
+from facegate.errors import ConfigError
+from facegate.eval.cache import EmbeddingCache
+from facegate.eval.extract import Extractor, FaceChoice, ProgressFn
+from facegate.eval.report import Report, jsonable
+from facegate.pipeline.calibration import Calibration
+from facegate.pipeline.engine import FaceEngine
+
+logger = logging.getLogger(__name__)
+
+eval_app = typer.Typer(
+    help="Accuracy on standard datasets: LFW, folder-per-person, FDDB, UTKFace.",
+    no_args_is_help=True,
+)
+
+
+class DetectorName(StrEnum):
+    hog = "hog"
+    cnn = "cnn"
+
+
+class RuntimeName(StrEnum):
+    dlib = "dlib"
+    onnx = "onnx"
+
+
+class FaceRule(StrEnum):
+    centre = "centre"
+    largest = "largest"
+
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one summary object (stable keys).")]
+OutOpt = Annotated[
+    Path | None, typer.Option("--out", help="Report folder (default: <data dir>/reports).")
+]
+DetectorOpt = Annotated[DetectorName | None, typer.Option("--detector", help="hog or cnn.")]
+UpsampleOpt = Annotated[int | None, typer.Option("--upsample", min=0, max=4)]
+RuntimeOpt = Annotated[RuntimeName | None, typer.Option("--runtime", help="dlib or onnx.")]
+WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")]
+CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached faces.")]
+DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory.")]
+FaceOpt = Annotated[
+    FaceRule, typer.Option("--face", help="Which face of an image: nearest the centre or largest.")
+]
+
+
+@contextmanager
+def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    console = Console(stderr=True)
+    if not enabled or not console.is_terminal:
+        yield None
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def update(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total)
+            bar.update(tasks[label], completed=done, total=total)
+
+        yield update
+
+
+@contextmanager
+def _session(
+    data: Path | None,
+    detector: DetectorName | None,
+    upsample: int | None,
+    runtime: RuntimeName | None,
+    workers: int,
+    use_cache: bool,
+    show_progress: bool,
+) -> Iterator[tuple[Extractor, Calibration | None, Path]]:
+    base = settings(data)
+    eng = engine(base, detector, upsample, runtime)
+    cfg = eng.config
+    factory: Callable[[], FaceEngine] = functools.partial(
+        FaceEngine, cfg, eng.limits, home=eng.home
+    )
+    try:
+        calibration: Calibration | None = eng.calibration
+    except ConfigError as exc:
+        logger.warning("no calibration for pack %s: %s", cfg.pack, exc)
+        calibration = None
+    cache = EmbeddingCache(base.home / "eval-cache.sqlite") if use_cache else None
+    variant = f"{cfg.detector}-up{cfg.upsample}-{cfg.runtime}-j{cfg.jitters}"
+    try:
+        with _progress(show_progress) as progress:
+            extractor = Extractor(
+                factory,
+                pack_id=eng.pack_id,
+                variant=variant,
+                cache=cache,
+                workers=workers,
+                progress=progress,
+            )
+            yield extractor, calibration, base.home / "reports"
+    finally:
+        if cache is not None:
+            cache.close()
+
+
+def _finish(report: Report, extractor: Extractor, out: Path, as_json: bool) -> None:
+    stats = extractor.stats
+    report.details["run"] = {
+        "pack": extractor.pack_id,
+        "variant": extractor.variant,
+        "workers": stats.workers,
+        "images_from_cache": stats.cached,
+        "images_computed": stats.computed,
+        "seconds": stats.seconds,
+    }
+    json_path, html_path = report.write(out)
+    if as_json:
+        emit_json(jsonable(report.summary))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=report.title, show_header=False)
+    for key, value in jsonable(report.summary).items():
+        table.add_row(key, _fmt(value))
+    console = Console()
+    console.print(table)
+    console.print(
+        f"{stats.computed} images computed, {stats.cached} from cache, {stats.seconds:.1f} s"
+    )
+    console.print(f"report: {html_path}\njson:   {json_path}")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, dict):
+        return ", ".join(f"{k}: {_fmt(v)}" for k, v in value.items())
+    return str(value)
+
+
+@eval_app.command("verify")
+def verify_cmd(
+    pairs: Annotated[Path, typer.Option("--pairs", help="LFW pairs.txt or 'a b 1|0' lines.")],
+    root: Annotated[Path, typer.Option("--root", help="Folder the pair paths are under.")],
+    face: FaceOpt = FaceRule.centre,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    detector: DetectorOpt = None,
+    upsample: UpsampleOpt = None,
+    runtime: RuntimeOpt = None,
+    workers: WorkersOpt = 2,
+    use_cache: CacheOpt = True,
+    data: DataOpt = None,
+) -> None:
+    """1:1 verification: 10-fold accuracy, ROC AUC, EER, TAR at FMR, FNMR at operating points."""
+    from facegate.eval.datasets import read_pairs
+    from facegate.eval.verify import score_pairs, verification_report
+
+    trials = read_pairs(pairs, root)
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+        extractor,
+        calibration,
+        reports,
+    ):
+        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
+        scores = score_pairs(trials, extractor, rule)
+        report = verification_report(scores, calibration, f"{pairs.name} ({root})")
+        _finish(report, extractor, out or reports, as_json)
+
+
+@eval_app.command("identify")
+def identify_cmd(
+    root: Annotated[Path, typer.Option("--root", help="Folder with one sub-folder per person.")],
+    face: FaceOpt = FaceRule.centre,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    detector: DetectorOpt = None,
+    upsample: UpsampleOpt = None,
+    runtime: RuntimeOpt = None,
+    workers: WorkersOpt = 2,
+    use_cache: CacheOpt = True,
+    data: DataOpt = None,
+) -> None:
+    """Open-set 1:N: rank-1/rank-5, FNIR at FPIR 1% and 0.1%, search time."""
+    from facegate.eval.datasets import read_identities
+    from facegate.eval.identify import evaluate_identification
+
+    identities = read_identities(root)
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+        extractor,
+        _,
+        reports,
+    ):
+        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
+        try:
+            report = evaluate_identification(identities, extractor, rule, str(root))
+        except ValueError as exc:
+            raise ConfigError(f"{root}: {exc}") from exc
+        _finish(report, extractor, out or reports, as_json)
+
+
+@eval_app.command("detect")
+def detect_cmd(
+    fddb: Annotated[Path, typer.Option("--fddb", help="FDDB root (FDDB-folds/, originalPics/).")],
+    folds: Annotated[str, typer.Option("--folds", help="Folds, e.g. 1-5 or 1,3.")] = "1-10",
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    detector: DetectorOpt = None,
+    upsample: UpsampleOpt = None,
+    runtime: RuntimeOpt = None,
+    workers: WorkersOpt = 2,
+    use_cache: CacheOpt = True,
+    data: DataOpt = None,
+) -> None:
+    """FDDB: detection rate, false positives per image, discrete ROC."""
+    from facegate.eval.datasets import parse_folds, read_fddb
+    from facegate.eval.detect import evaluate_detection
+
+    dataset = read_fddb(fddb, parse_folds(folds))
+    if not dataset.images:
+        raise ConfigError(f"no FDDB images found under {fddb} for folds {folds}")
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+        extractor,
+        _,
+        reports,
+    ):
+        name = extractor.variant.split("-", 1)[0]
+        report = evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
+        _finish(report, extractor, out or reports, as_json)
+
+
+@eval_app.command("fairness")
+def fairness_cmd(
+    utkface: Annotated[Path, typer.Option("--utkface", help="Folder of UTKFace images.")],
+    face: FaceOpt = FaceRule.largest,
+    out: OutOpt = None,
+    as_json: JsonOpt = False,
+    detector: DetectorOpt = None,
+    upsample: UpsampleOpt = None,
+    runtime: RuntimeOpt = None,
+    workers: WorkersOpt = 2,
+    use_cache: CacheOpt = True,
+    data: DataOpt = None,
+) -> None:
+    """Per gender and race: failure to detect, quality, impostor scores, FMR and max/min ratio."""
+    from facegate.eval.datasets import read_utkface
+    from facegate.eval.fairness import evaluate_fairness
+
+    faces, unparsed = read_utkface(utkface)
+    if not faces:
+        raise ConfigError(f"no UTKFace-named images in {utkface}")
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+        extractor,
+        calibration,
+        reports,
+    ):
+        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
+        report = evaluate_fairness(faces, extractor, calibration, str(utkface), rule)
+        report.details["unparsed_names"] = len(unparsed)
+        _finish(report, extractor, out or reports, as_json)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``eval`` command group to the root app."""
+    app.add_typer(eval_app, name="eval")
