@@ -1,0 +1,5 @@
+"""``python -m facegate``: the same as the ``facegate`` command."""
+
+from facegate.cli.main import main
+
+main()
