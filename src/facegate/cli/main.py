@@ -25,9 +25,10 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from facegate.cli import engine_cmds, eval_cmds
+    from facegate.cli import engine_cmds, eval_cmds, gallery_cmds
 
     engine_cmds.register(app)
+    gallery_cmds.register(app)
     eval_cmds.register(app)
 
 
