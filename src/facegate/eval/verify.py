@@ -127,10 +127,24 @@ def verification_report(scores: PairScores, calibration: Calibration | None, sou
         "misses": [str(p) for p in scores.misses],
         "unreadable": [str(p) for p in scores.failures],
     }
+    _describe(report, main, strict, roc, gen, imp, len(scores.misses))
+    return report
+
+
+def _describe(
+    report: Report,
+    main: m.KFoldResult,
+    strict: m.KFoldResult,
+    roc: m.RocCurve,
+    gen: m.Scores,
+    imp: m.Scores,
+    misses: int,
+) -> None:
+    """Notes, the per-fold table and the plots."""
     report.notes = [
         "Accuracy: 10-fold protocol, threshold chosen for best accuracy on 9 folds and tested on "
         "the 10th; mean and standard deviation (ddof=0) over folds.",
-        f"Detector misses: {len(scores.misses)} images without a detected face. 'miss = wrong' "
+        f"Detector misses: {misses} images without a detected face. 'miss = wrong' "
         "counts every pair with such an image as an error; the headline uses the fallback.",
         "ROC, AUC, EER and TAR pool all folds' pairs.",
     ]
@@ -158,4 +172,3 @@ def verification_report(scores: PairScores, calibration: Calibration | None, sou
             {"genuine": gen, "impostor": imp}, title="Similarity scores", xlabel="cosine similarity"
         ),
     }
-    return report
