@@ -36,6 +36,7 @@ from facegate.errors import (
     ConfigError,
     ConsentRequiredError,
     EnrollmentError,
+    FaceError,
     FacegateError,
     NoFaceError,
     StoreError,
@@ -410,6 +411,8 @@ def _largest_embedded_face(faces: list[Face]) -> Face:
 def _embedding_of(face: Face) -> tuple[FloatArray, str]:
     if face.embedding is None:
         raise NoFaceError("a face was found but could not be aligned for embedding")
+    if not np.isfinite(face.embedding.vector).all():
+        raise FaceError("the engine returned a non-finite embedding for a face")
     return face.embedding.vector, face.embedding.pack
 
 
