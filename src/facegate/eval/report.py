@@ -190,10 +190,14 @@ def histogram_plot(
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5.5, 4.0))
-    for label, values in samples.items():
-        arr = np.asarray(values, np.float64)
+    arrays = {k: np.asarray(v, np.float64).reshape(-1) for k, v in samples.items()}
+    pooled = np.concatenate([np.zeros(0), *[a[np.isfinite(a)] for a in arrays.values()]])
+    edges: list[float] | int = (
+        np.histogram_bin_edges(pooled, bins=60).tolist() if pooled.size else 60
+    )
+    for label, arr in arrays.items():
         if arr.size:
-            ax.hist(arr, bins=60, density=True, histtype="step", label=label)
+            ax.hist(arr[np.isfinite(arr)], bins=edges, density=True, histtype="step", label=label)
     if marker is not None:
         ax.axvline(marker, color="k", linestyle="--", linewidth=1, label="threshold")
     ax.set(title=title, xlabel=xlabel, ylabel="density")
