@@ -84,13 +84,14 @@ class Agreement:
         return {name: getattr(self, name) for name in self.__slots__}
 
 
-def _dlib_box(rect: Any) -> BBox:
+def dlib_rect_to_bbox(rect: Any) -> BBox:
+    """A dlib ``rectangle`` (right and bottom inclusive) as a facegate box."""
     return BBox(
         float(rect.left()), float(rect.top()), float(rect.right() + 1), float(rect.bottom() + 1)
     )
 
 
-def _match(reference: list[BBox], found: list[BBox]) -> tuple[int, float]:
+def match_boxes(reference: list[BBox], found: list[BBox]) -> tuple[int, float]:
     """Greedy one-to-one matching by IoU: (matched count, worst IoU over the reference)."""
     free = list(found)
     worst, matched = 1.0, 0
@@ -135,9 +136,9 @@ def verify_against_dlib(
         detector = OnnxMmodDetector(cache_dir, upsample=upsample)
         for image in images:
             h, w = image.shape[:2]
-            ref_boxes = [_dlib_box(d.rect).clip(w, h) for d in cnn(image, upsample)]
+            ref_boxes = [dlib_rect_to_bbox(d.rect).clip(w, h) for d in cnn(image, upsample)]
             our_boxes = [box for box, _ in detector.detect(image)]
-            hits, worst = _match(ref_boxes, our_boxes)
+            hits, worst = match_boxes(ref_boxes, our_boxes)
             dlib_faces += len(ref_boxes)
             onnx_faces += len(our_boxes)
             matched += hits

@@ -61,25 +61,74 @@ def _bilinear_taps(n_in: int, n_out: int) -> tuple[IntArray, IntArray, FloatArra
 
 
 def _resize_planes(src: FloatArray, height: int, width: int) -> FloatArray:
-    """Bilinear resize of ``(C, h, w)`` float planes to ``(C, height, width)``, as dlib's
-    float ``resize_image`` computes it: ``tlf*tl + trf*tr + blf*bl + brf*br`` in float32."""
+    """Corner-aligned bilinear resize of ``(C, h, w)`` float planes to ``(C, height, width)``,
+    dlib's ``resize_image`` with ``interpolate_bilinear``, computed separably (columns, then
+    rows) in float32: equal to dlib's formula up to float rounding."""
     top, bottom, fy = _bilinear_taps(src.shape[1], height)
     left, right, fx = _bilinear_taps(src.shape[2], width)
-    fy_col, fx_row = fy[:, None], fx[None, :]
-    rows_t, rows_b = src[:, top], src[:, bottom]
-    out = (1 - fy_col) * (1 - fx_row) * rows_t[:, :, left]
-    out += (1 - fy_col) * fx_row * rows_t[:, :, right]
-    out += fy_col * (1 - fx_row) * rows_b[:, :, left]
-    out += fy_col * fx_row * rows_b[:, :, right]
-    return out.astype(np.float32, copy=False)
+    cols = np.take(src, left, axis=2) * (1 - fx)  # np.take: far faster than fancy indexing
+    cols += np.take(src, right, axis=2) * fx
+    out = np.take(cols, top, axis=1) * (1 - fy)[:, None]
+    out += np.take(cols, bottom, axis=1) * fy[:, None]
+    return out
+
+
+def _rgb_rows(n_in: int, n_out: int) -> tuple[IntArray, IntArray, npt.NDArray[np.float64]]:
+    """Row taps of dlib's RGB ``resize_image``: ``y`` accumulated in double, row by row."""
+    scale = (n_in - 1) / max(n_out - 1, 1)
+    y = np.cumsum(np.concatenate([[-scale], np.full(n_out, scale)]))[1:]
+    top = np.floor(y).astype(np.int64)
+    return top, np.minimum(top + 1, n_in - 1), y - top
+
+
+def _rgb_simd_columns(n_in: int, n_out: int) -> tuple[IntArray, FloatArray]:
+    """Column taps of the 4-wide SSE loop: float32 positions advanced 4 columns at a time,
+    truncated; the loop stops at the first group whose last right tap leaves the image."""
+    scale = (n_in - 1) / max(n_out - 1, 1)
+    start = -4 * scale
+    steps = np.empty((n_out // 4 + 2, 4), np.float32)
+    steps[0] = [start, start + scale, start + 2 * scale, start + 3 * scale]
+    steps[1:] = np.float32(4 * scale)
+    pos = np.cumsum(steps, axis=0, dtype=np.float32)[1:]
+    left = pos.astype(np.int32)
+    fits = left[:, 3] + 1 < n_in
+    groups = int(np.argmin(fits)) if not fits.all() else len(fits)
+    count = min(4 * groups, n_out)
+    pos_flat, left_flat = pos.reshape(-1)[:count], left.reshape(-1)[:count]
+    return left_flat.astype(np.int64), pos_flat - left_flat.astype(np.float32)
 
 
 def pyramid_up(image: ImageArray) -> ImageArray:
-    """dlib's ``pyramid_up(img, pyramid_down<2>)`` on an RGB uint8 image."""
+    """dlib's ``pyramid_up(img, pyramid_down<2>)`` on an RGB uint8 image, bit for bit: output
+    ``(2*rows + 1, 2*cols + 2)``, corner-aligned bilinear, the SSE part in float32 and the last
+    columns in double, both truncated (``resize_image``, image_transforms/interpolation.h)."""
     rows, cols = image.shape[:2]
-    planes = np.moveaxis(image, 2, 0).astype(np.float32)
-    up = _resize_planes(planes, 2 * rows + 1, 2 * cols + 2)
-    return np.ascontiguousarray(np.moveaxis(np.clip(up, 0, 255).astype(np.uint8), 0, 2))
+    out_rows, out_cols = 2 * rows + 1, 2 * cols + 2
+    top, bottom, fy = _rgb_rows(rows, out_rows)
+    left, fx = _rgb_simd_columns(cols, out_cols)
+    n_simd = len(left)
+    above, below = image[top].astype(np.float32), image[bottom].astype(np.float32)
+    inv_fy, fy32 = (1 - fy).astype(np.float32)[:, None, None], fy.astype(np.float32)[:, None, None]
+    inv_fx, fx32 = (np.float32(1) - fx)[None, :, None], fx[None, :, None]
+    acc = (inv_fy * inv_fx) * above[:, left] + (inv_fy * fx32) * above[:, left + 1]
+    acc += (fy32 * inv_fx) * below[:, left]
+    acc += (fy32 * fx32) * below[:, left + 1]
+    out = np.empty((out_rows, out_cols, 3), np.uint8)
+    out[:, :n_simd] = acc.astype(np.int32).astype(np.uint8)
+    if n_simd < out_cols:
+        scale = (cols - 1) / max(out_cols - 1, 1)
+        x = np.cumsum(
+            np.concatenate([[-scale + n_simd * scale], np.full(out_cols - n_simd, scale)])
+        )
+        x = x[1:]
+        lo = np.floor(x).astype(np.int64)
+        hi, fr = np.minimum(lo + 1, cols - 1), (x - lo)[None, :, None]
+        fyd = fy[:, None, None]
+        a64, b64 = above.astype(np.float64), below.astype(np.float64)
+        tail = (1 - fyd) * ((1 - fr) * a64[:, lo] + fr * a64[:, hi])
+        tail += fyd * ((1 - fr) * b64[:, lo] + fr * b64[:, hi])
+        out[:, n_simd:] = tail.astype(np.int64).astype(np.uint8)
+    return out
 
 
 def tiled_pyramid_rects(
