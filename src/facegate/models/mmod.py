@@ -107,28 +107,27 @@ def pyramid_up(image: ImageArray) -> ImageArray:
     top, bottom, fy = _rgb_rows(rows, out_rows)
     left, fx = _rgb_simd_columns(cols, out_cols)
     n_simd = len(left)
-    above, below = image[top].astype(np.float32), image[bottom].astype(np.float32)
-    inv_fy, fy32 = (1 - fy).astype(np.float32)[:, None, None], fy.astype(np.float32)[:, None, None]
-    inv_fx, fx32 = (np.float32(1) - fx)[None, :, None], fx[None, :, None]
-    acc = (inv_fy * inv_fx) * above[:, left] + (inv_fy * fx32) * above[:, left + 1]
-    acc += (fy32 * inv_fx) * below[:, left]
-    acc += (fy32 * fx32) * below[:, left + 1]
-    out = np.empty((out_rows, out_cols, 3), np.uint8)
-    out[:, :n_simd] = acc.astype(np.int32).astype(np.uint8)
+    planes = np.moveaxis(image, 2, 0).astype(np.float32)  # planar: weights broadcast cheaply
+    above, below = np.take(planes, top, axis=1), np.take(planes, bottom, axis=1)
+    inv_fy, fy32 = (1 - fy).astype(np.float32)[:, None], fy.astype(np.float32)[:, None]
+    inv_fx = np.float32(1) - fx
+    acc = (inv_fy * inv_fx) * np.take(above, left, axis=2)
+    acc += (inv_fy * fx) * np.take(above, left + 1, axis=2)
+    acc += (fy32 * inv_fx) * np.take(below, left, axis=2)
+    acc += (fy32 * fx) * np.take(below, left + 1, axis=2)
+    out = np.empty((3, out_rows, out_cols), np.uint8)
+    out[:, :, :n_simd] = acc.astype(np.int32).astype(np.uint8)
     if n_simd < out_cols:
         scale = (cols - 1) / max(out_cols - 1, 1)
-        x = np.cumsum(
-            np.concatenate([[-scale + n_simd * scale], np.full(out_cols - n_simd, scale)])
-        )
-        x = x[1:]
+        steps = np.full(out_cols - n_simd, scale)
+        x = np.cumsum(np.concatenate([[-scale + n_simd * scale], steps]))[1:]
         lo = np.floor(x).astype(np.int64)
-        hi, fr = np.minimum(lo + 1, cols - 1), (x - lo)[None, :, None]
-        fyd = fy[:, None, None]
-        a64, b64 = above.astype(np.float64), below.astype(np.float64)
-        tail = (1 - fyd) * ((1 - fr) * a64[:, lo] + fr * a64[:, hi])
-        tail += fyd * ((1 - fr) * b64[:, lo] + fr * b64[:, hi])
-        out[:, n_simd:] = tail.astype(np.int64).astype(np.uint8)
-    return out
+        hi, fr, fyd = np.minimum(lo + 1, cols - 1), x - lo, fy[:, None]
+        a_lo, a_hi = (np.take(above, i, axis=2).astype(np.float64) for i in (lo, hi))
+        b_lo, b_hi = (np.take(below, i, axis=2).astype(np.float64) for i in (lo, hi))
+        tail = (1 - fyd) * ((1 - fr) * a_lo + fr * a_hi) + fyd * ((1 - fr) * b_lo + fr * b_hi)
+        out[:, :, n_simd:] = tail.astype(np.int64).astype(np.uint8)
+    return np.ascontiguousarray(np.moveaxis(out, 0, 2))
 
 
 def tiled_pyramid_rects(
