@@ -125,6 +125,42 @@ class GalleryConfig(BaseModel):
     )
 
 
+class ServerConfig(BaseModel):
+    """The HTTP service: where it listens, what it accepts, how much inference runs at once."""
+
+    host: str = Field("127.0.0.1", title="Listen address")
+    port: int = Field(8000, ge=0, le=65535, title="Listen port")
+    max_body_bytes: int = Field(
+        16 * 1024 * 1024,
+        ge=1024,
+        title="Maximum request body",
+        description="Requests with a larger body are refused with 413 before they are parsed.",
+    )
+    workers: int = Field(
+        2,
+        ge=1,
+        le=64,
+        title="Inference workers",
+        description="Threads that run face inference, each with its own engine (models loaded "
+        "once per worker, never per request).",
+    )
+    queue_size: int = Field(
+        32,
+        ge=0,
+        title="Inference queue",
+        description="Requests that may wait for a worker; beyond workers + queue_size a request "
+        "waits up to queue_timeout_s for a place, then gets 503.",
+    )
+    queue_timeout_s: float = Field(30.0, gt=0, title="Queue wait before 503 (seconds)")
+    max_connections: int = Field(
+        128,
+        ge=1,
+        title="Connection limit",
+        description="Concurrent connections uvicorn accepts before answering 503.",
+    )
+    audit_page_size: int = Field(100, ge=1, le=1000, title="Audit records per page (maximum)")
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; sub-configs go to the components."""
 
@@ -138,6 +174,7 @@ class Settings(BaseSettings):
     image: ImageLimits = Field(default_factory=ImageLimits)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     gallery: GalleryConfig = Field(default_factory=GalleryConfig)
+    server: ServerConfig = Field(default_factory=ServerConfig)
     master_key: SecretStr | None = Field(
         None,
         title="Master key",

@@ -22,14 +22,23 @@ it. The tree::
      │    ├── FaceIndexError          a face chosen by index does not exist
      │    ├── MultipleFacesError      an operation that needs exactly one face found several
      │    └── LowQualityFaceError     a face below the enrolment quality gate (size, score)
-     └── StoreError                   gallery and storage errors
-          ├── SubjectNotFoundError    no subject with that id (or name)
-          ├── AmbiguousSubjectError   a name matches more than one subject
-          ├── PurposeNotFoundError    no purpose with that name
-          ├── ConsentRequiredError    no active consent of the subject for the purpose
-          ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
-          ├── MasterKeyError          master key missing, malformed or not the store's key
-          └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
+     ├── StoreError                   gallery and storage errors
+     │    ├── SubjectNotFoundError    no subject with that id (or name)
+     │    ├── AmbiguousSubjectError   a name matches more than one subject
+     │    ├── PurposeNotFoundError    no purpose with that name
+     │    ├── ConsentRequiredError    no active consent of the subject for the purpose
+     │    ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
+     │    ├── MasterKeyError          master key missing, malformed or not the store's key
+     │    └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
+     ├── AccessError                  an API key may not do what was asked
+     │    ├── AuthenticationError     no API key, or an unknown or revoked one (HTTP 401)
+     │    ├── PermissionDeniedError   the key lacks the scope or purpose (HTTP 403)
+     │    └── ApiKeyNotFoundError     no API key with that id (key management)
+     └── RequestError                 an HTTP request the server cannot take
+          ├── PayloadTooLargeError    the request body is over the size limit (HTTP 413)
+          ├── UnsupportedMediaError   a content type the endpoint does not take (HTTP 415)
+          ├── InvalidRequestError     missing or malformed fields (HTTP 422)
+          └── ServiceBusyError        the inference queue is full (HTTP 503)
 
 "No face found" in ``detect`` or ``analyze`` is an empty result, not an error; only operations
 that cannot produce an answer without a face (``verify``, enrolment) raise :class:`NoFaceError`.
@@ -144,3 +153,43 @@ class MasterKeyError(StoreError):
 
 class StoreCorruptError(StoreError):
     """Stored data failed its integrity check or could not be read back."""
+
+
+class AccessError(FacegateError):
+    """An API key may not do what was asked."""
+
+
+class AuthenticationError(AccessError):
+    """No API key was given, or it is unknown or revoked."""
+
+
+class PermissionDeniedError(AccessError):
+    """The API key lacks the scope or the purpose the request needs."""
+
+
+class ApiKeyNotFoundError(AccessError):
+    """No API key has that id."""
+
+
+class RequestError(FacegateError):
+    """An HTTP request the server cannot take as it is."""
+
+
+class PayloadTooLargeError(RequestError):
+    """The request body is over the server's size limit."""
+
+
+class UnsupportedMediaError(RequestError):
+    """The request's content type is not one the endpoint takes."""
+
+
+class InvalidRequestError(RequestError):
+    """A field is missing or malformed; ``errors`` lists each problem."""
+
+    def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or []
+
+
+class ServiceBusyError(RequestError):
+    """The inference queue is full; retry later."""

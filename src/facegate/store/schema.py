@@ -142,3 +142,38 @@ class TemplateRow(Base):
     quality: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class ApiKeyRow(Base):
+    """An HTTP API key: only the SHA-256 of its secret is stored (see facegate.server.keys)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
+    name: Mapped[str] = mapped_column(String(255), nullable=False, default="")
+    scopes: Mapped[str] = mapped_column(Text, nullable=False)
+    purposes: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class RequestLogRow(Base):
+    """One biometric operation served over HTTP: who, which key, purpose, subject ids, outcome.
+
+    A plain log, not yet the tamper-evident audit chain; it never holds images, embeddings or
+    names, only ids.
+    """
+
+    __tablename__ = "request_log"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    request_id: Mapped[str] = mapped_column(String(32), nullable=False)
+    key_id: Mapped[str] = mapped_column(String(16), nullable=False, index=True)
+    operation: Mapped[str] = mapped_column(String(32), nullable=False)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_ids: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    decision: Mapped[str] = mapped_column(String(64), nullable=False)
+    status: Mapped[int] = mapped_column(Integer, nullable=False)

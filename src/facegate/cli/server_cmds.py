@@ -1,0 +1,123 @@
+"""``facegate serve`` and ``facegate keys create|list|revoke``.
+
+Keys live in the data dir's database, so they can be managed without a running server. A new
+key's secret is printed once and never stored (only its SHA-256).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from facegate.cli.common import emit_json, settings
+from facegate.server.keys import SCOPES, KeyStore, parse_list
+
+keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory (default: $FACEGATE_HOME or ./facegate-data)."),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
+
+
+def serve(
+    host: Annotated[str | None, typer.Option("--host", help="Listen address.")] = None,
+    port: Annotated[int | None, typer.Option("--port", min=0, max=65535)] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, max=64, help="Inference workers.")
+    ] = None,
+    data: DataOpt = None,
+) -> None:
+    """Start the HTTP API and the web console (prints an admin key on first start)."""
+    import uvicorn
+
+    from facegate.server.app import create_app
+
+    base = settings(data)
+    updates = {"host": host, "port": port, "workers": workers}
+    server = base.server.model_copy(update={k: v for k, v in updates.items() if v is not None})
+    base = base.model_copy(update={"server": server})
+    keys = KeyStore.open(base.home)
+    try:
+        first = keys.ensure_admin()
+    finally:
+        keys.close()
+    if first is not None:
+        typer.echo(f"admin API key (shown once, keep it safe): {first.token}")
+    typer.echo(f"facegate console: http://{server.host}:{server.port}/  (API docs at /docs)")
+    uvicorn.run(
+        create_app(base),
+        host=server.host,
+        port=server.port,
+        limit_concurrency=server.max_connections,
+        log_level=base.log_level.lower(),
+        access_log=False,
+    )
+
+
+@keys_app.command("create")
+def keys_create(
+    scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated: {','.join(SCOPES)}.")],
+    purposes: Annotated[
+        str, typer.Option("--purposes", help="Comma-separated purposes, or '*' for any.")
+    ] = "",
+    name: Annotated[str, typer.Option("--name", help="A label for people.")] = "",
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Create a key; its secret is printed once."""
+    store = KeyStore.open(settings(data).home)
+    try:
+        new = store.create(parse_list(scopes), parse_list(purposes), name)
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"id": new.key.id, "key": new.token, **new.key.to_dict()})
+        return
+    typer.echo(new.token)
+    typer.echo(
+        f"key {new.key.id}: scopes {','.join(sorted(new.key.scopes))}; purposes "
+        f"{','.join(sorted(new.key.purposes)) or '(none)'} (the secret is not shown again)",
+        err=True,
+    )
+
+
+@keys_app.command("list")
+def keys_list(data: DataOpt = None, as_json: JsonOpt = False) -> None:
+    """Keys with their scopes, purposes and state (never their secrets)."""
+    store = KeyStore.open(settings(data).home)
+    try:
+        found = store.list()
+    finally:
+        store.close()
+    if as_json:
+        emit_json({"keys": [k.to_dict() for k in found]})
+        return
+    for k in found:
+        state = f"revoked {k.revoked_at.isoformat()}" if k.revoked_at else "active"
+        typer.echo(
+            f"{k.id}  {state:8s}  scopes={','.join(sorted(k.scopes))}  "
+            f"purposes={','.join(sorted(k.purposes)) or '-'}  {k.name}"
+        )
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (the part after 'fg_').")],
+    data: DataOpt = None,
+) -> None:
+    """Revoke a key; requests with it get 401 at once."""
+    store = KeyStore.open(settings(data).home)
+    try:
+        key = store.revoke(key_id)
+    finally:
+        store.close()
+    typer.echo(f"revoked {key.id}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(serve)
+    app.add_typer(keys_app, name="keys")

@@ -1,0 +1,1 @@
+"""The HTTP routers: inference, subjects, audit, system (health, metrics), console."""

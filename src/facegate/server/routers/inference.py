@@ -1,0 +1,117 @@
+"""``POST /v1/detect``, ``/v1/verify`` and ``/v1/identify``: face inference on the worker pool."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from facegate.server import openapi
+from facegate.server.deps import DetectKey, IdentifyKey, ServicesDep, VerifyKey, check_purpose
+from facegate.server.payload import read_payload
+from facegate.server.workers import ServerEngine
+
+router = APIRouter(prefix="/v1", tags=["inference"])
+
+PurposeField = Field(min_length=1, max_length=64, description="The purpose of the request.")
+
+
+class DetectFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class VerifyFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = PurposeField
+    operating_point: str | None = Field(None, description="e.g. fmr=1e-4 (the default)")
+    subject_id: str | None = Field(
+        None, description="Compare `image` with this enrolled subject instead of image_a/image_b."
+    )
+
+
+class IdentifyFields(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = PurposeField
+    top_k: int = Field(5, ge=1, le=100, description="Candidates returned per face.")
+    operating_point: str | None = Field(None, description="e.g. fpir=1e-2 (the default)")
+
+
+@router.post("/detect", openapi_extra=openapi.body(DetectFields, {"image": "The photo."}))
+async def detect(request: Request, key: DetectKey, services: ServicesDep) -> dict[str, Any]:
+    """Faces in the image: box ``[x1, y1, x2, y2]`` in pixels, score and 5 landmarks each."""
+    payload = await read_payload(request, ("image",))
+    payload.model(DetectFields)
+    image = payload.image("image")
+
+    def run(engine: ServerEngine) -> dict[str, Any]:
+        return engine.detect(image).to_dict()
+
+    result = await services.pool.run(run)
+    services.metrics.faces.labels("detect").inc(len(result["faces"]))
+    return result
+
+
+_VERIFY_IMAGES = {
+    "image_a": "First photo.",
+    "image_b": "Second photo.",
+    "image": "The probe photo, with subject_id.",
+}
+
+
+@router.post("/verify", openapi_extra=openapi.body(VerifyFields, _VERIFY_IMAGES))
+async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dict[str, Any]:
+    """1:1: are two photos (or a photo and an enrolled subject) the same person?"""
+    payload = await read_payload(request, tuple(_VERIFY_IMAGES))
+    fields = payload.model(VerifyFields)
+    check_purpose(request, key, "verify", fields.purpose)
+    point = fields.operating_point
+    if fields.subject_id is not None:
+        image, subject_id = payload.image("image"), fields.subject_id
+
+        def against_subject(_: ServerEngine) -> dict[str, Any]:
+            found = services.gallery.verify(
+                image, subject_id, fields.purpose, operating_point=point
+            )
+            return found.to_dict()
+
+        result = await services.pool.run(against_subject)
+        ids = [subject_id]
+    else:
+        a, b = payload.image("image_a"), payload.image("image_b")
+
+        def pair(engine: ServerEngine) -> dict[str, Any]:
+            return engine.verify(a, b, operating_point=point).to_dict()
+
+        result = await services.pool.run(pair)
+        ids = []
+    services.metrics.faces.labels("verify").inc(1 if ids else 2)
+    decision = "match" if result["match"] else "no match"
+    await run_in_threadpool(services.record, request, key, "verify", fields.purpose, ids, decision)
+    return {**result, "purpose": fields.purpose}
+
+
+@router.post("/identify", openapi_extra=openapi.body(IdentifyFields, {"image": "The photo."}))
+async def identify(request: Request, key: IdentifyKey, services: ServicesDep) -> dict[str, Any]:
+    """1:N open-set: who is each face, among subjects consented for the purpose?"""
+    payload = await read_payload(request, ("image",))
+    fields = payload.model(IdentifyFields)
+    check_purpose(request, key, "identify", fields.purpose)
+    image = payload.image("image")
+
+    def run(_: ServerEngine) -> dict[str, Any]:
+        found = services.gallery.identify(
+            image, fields.purpose, fields.top_k, operating_point=fields.operating_point
+        )
+        return found.to_dict()
+
+    result = await services.pool.run(run)
+    faces = result["faces"]
+    known = [f["subject_id"] for f in faces if f["subject_id"]]
+    services.metrics.faces.labels("identify").inc(len(faces))
+    decision = f"{len(known)} known, {len(faces) - len(known)} unknown"
+    await run_in_threadpool(
+        services.record, request, key, "identify", fields.purpose, known, decision
+    )
+    return result

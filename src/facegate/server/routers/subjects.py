@@ -1,0 +1,190 @@
+"""Subjects, their consents and faces: ``/v1/subjects[/{id}[/faces|/consents|/export]]``.
+
+A key bound to some purposes (not ``*``) sees a subject only if the subject has no consent yet
+or has (or had) a consent for one of those purposes; other subjects read as 404.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from facegate.errors import SubjectNotFoundError
+from facegate.server import openapi
+from facegate.server.deps import AdminKey, EnrollKey, ServicesDep, check_purpose
+from facegate.server.keys import ApiKey
+from facegate.server.payload import read_payload
+from facegate.server.serialize import (
+    consent_dict,
+    subject_dict,
+    subject_summary,
+    template_dict,
+)
+from facegate.server.services import Services
+from facegate.server.workers import ServerEngine
+
+router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
+
+PurposeField = Field(min_length=1, max_length=64, description="The purpose, e.g. 'payment'.")
+
+
+class SubjectIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    display_name: str = Field(min_length=1, max_length=255, pattern=r"\S")
+    external_id: str | None = Field(None, min_length=1, max_length=255)
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = PurposeField
+    evidence: str = Field(
+        min_length=1, max_length=20_000, description="The consent text shown and how it was given."
+    )
+    expires_at: datetime | None = Field(None, description="ISO 8601; UTC if no zone is given.")
+
+
+class FacesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    purpose: str = PurposeField
+    skip_failures: bool = Field(False, description="Store the good images, report the rest.")
+
+
+def _visible(services: Services, key: ApiKey, subject_id: str) -> None:
+    services.gallery.store.get_subject(subject_id)
+    if key.any_purpose:
+        return
+    consents = services.gallery.consents(subject_id)
+    if consents and not any(key.allows_purpose(c.purpose) for c in consents):
+        raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+
+
+@router.post("", status_code=201, openapi_extra=openapi.body(SubjectIn))
+async def create_subject(request: Request, key: EnrollKey, services: ServicesDep) -> dict[str, Any]:
+    """Create a subject (no consent, no faces yet)."""
+    fields = (await read_payload(request, ())).model(SubjectIn)
+
+    def create() -> dict[str, Any]:
+        subject = services.gallery.create_subject(fields.display_name, fields.external_id)
+        return subject_dict(services.gallery, subject)
+
+    return await run_in_threadpool(create)
+
+
+@router.get("")
+def list_subjects(key: EnrollKey, services: ServicesDep, purpose: str | None = None) -> Any:
+    """Subjects (with an active consent for ``purpose``, if given)."""
+    gallery = services.gallery
+    if purpose is not None or key.any_purpose:
+        if purpose is not None and not key.allows_purpose(purpose):
+            return {"subjects": []}
+        found = gallery.subjects(purpose)
+    else:
+        by_id = {s.id: s for p in sorted(key.purposes) for s in _quiet_subjects(services, p)}
+        found = sorted(by_id.values(), key=lambda s: s.row)
+    return {"subjects": [subject_summary(gallery, s) for s in found]}
+
+
+def _quiet_subjects(services: Services, purpose: str) -> list[Any]:
+    names = {p.name for p in services.gallery.store.list_purposes()}
+    return services.gallery.subjects(purpose) if purpose in names else []
+
+
+@router.get("/{subject_id}")
+def get_subject(subject_id: str, key: EnrollKey, services: ServicesDep) -> dict[str, Any]:
+    """One subject: consents with their evidence, template count (never the embeddings)."""
+    _visible(services, key, subject_id)
+    return subject_dict(services.gallery, services.gallery.store.get_subject(subject_id))
+
+
+@router.delete("/{subject_id}")
+def erase_subject(
+    subject_id: str, request: Request, key: AdminKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Erase for good: records, templates, and the data key that could decrypt them."""
+    request.state.operation = ("erase", None)
+    services.gallery.erase(subject_id)
+    services.record(request, key, "erase", None, [subject_id], "erased")
+    return {"erased": subject_id}
+
+
+@router.post("/{subject_id}/faces", openapi_extra=openapi.body(FacesIn, {"image": "Photos."}))
+async def enroll_faces(
+    subject_id: str, request: Request, key: EnrollKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Enrol one template per photo (exactly one usable face each) for a consented purpose."""
+    payload = await read_payload(request, ("image", "images"))
+    fields = payload.model(FacesIn)
+    check_purpose(request, key, "enroll", fields.purpose)
+    await run_in_threadpool(_visible, services, key, subject_id)
+    images: list[Any] = payload.all_images("image", "images")
+
+    def run(_: ServerEngine) -> dict[str, Any]:
+        result = services.gallery.enroll(
+            subject_id, images, fields.purpose, skip_failures=fields.skip_failures
+        )
+        return result.to_dict()
+
+    result = await services.pool.run(run)
+    services.metrics.faces.labels("enroll").inc(len(result["added"]))
+    decision = f"added {len(result['added'])}"
+    await run_in_threadpool(
+        services.record, request, key, "enroll", fields.purpose, [subject_id], decision
+    )
+    return result
+
+
+@router.post("/{subject_id}/consents", status_code=201, openapi_extra=openapi.body(ConsentIn))
+async def grant_consent(
+    subject_id: str, request: Request, key: EnrollKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Record consent for a purpose, with its evidence (creates the purpose if new)."""
+    fields = (await read_payload(request, ())).model(ConsentIn)
+    check_purpose(request, key, "consent.grant", fields.purpose)
+    until = fields.expires_at
+    if until is not None and until.tzinfo is None:
+        until = until.replace(tzinfo=UTC)
+
+    def grant() -> dict[str, Any]:
+        _visible(services, key, subject_id)
+        services.gallery.add_purpose(fields.purpose)
+        consent = services.gallery.grant_consent(subject_id, fields.purpose, fields.evidence, until)
+        services.record(request, key, "consent.grant", fields.purpose, [subject_id], "granted")
+        return {"subject_id": subject_id, **consent_dict(consent)}
+
+    return await run_in_threadpool(grant)
+
+
+@router.delete("/{subject_id}/consents/{purpose}")
+def revoke_consent(
+    subject_id: str, purpose: str, request: Request, key: EnrollKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Withdraw consent; the subject leaves that purpose's searches at once."""
+    check_purpose(request, key, "consent.revoke", purpose)
+    _visible(services, key, subject_id)
+    changed = services.gallery.revoke_consent(subject_id, purpose)
+    decision = "revoked" if changed else "none active"
+    services.record(request, key, "consent.revoke", purpose, [subject_id], decision)
+    return {"subject_id": subject_id, "purpose": purpose, "revoked": changed}
+
+
+@router.get("/{subject_id}/export")
+def export_subject(
+    subject_id: str, request: Request, key: AdminKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Everything held about a subject: record, consents, templates (metadata), request log."""
+    request.state.operation = ("export", None)
+    gallery = services.gallery
+    subject = gallery.store.get_subject(subject_id)
+    services.record(request, key, "export", None, [subject_id], "exported")
+    return {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "subject": subject_dict(gallery, subject),
+        "templates": [template_dict(t) for t in gallery.templates(subject_id)],
+        "templates_note": "embeddings are stored encrypted under the subject's own key; "
+        "they are listed here by id, pack and the SHA-256 of the source image",
+        "requests": services.requests.page(limit=1000, subject_id=subject_id),
+    }

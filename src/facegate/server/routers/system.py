@@ -1,0 +1,77 @@
+"""Health, readiness, metrics, problem types, the caller's key and purposes, and the console."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Response
+from fastapi.responses import FileResponse, JSONResponse
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from facegate import __version__
+from facegate.server import problems
+from facegate.server.deps import AnyKey, ServicesDep
+
+router = APIRouter(tags=["system"])
+
+STATIC = Path(str(resources.files("facegate.server") / "static"))
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    """The process is up."""
+    return {"status": "ok", "version": __version__}
+
+
+@router.get("/readyz")
+def readyz(services: ServicesDep) -> JSONResponse:
+    """Ready when every inference worker has loaded its models (503 until then)."""
+    pool = services.pool
+    body: dict[str, Any] = {"status": "ready" if pool.ready else "loading", "workers": pool.workers}
+    if pool.failure is not None:
+        body = {"status": "failed", "error": str(pool.failure)}
+    return JSONResponse(body, status_code=200 if pool.ready else 503)
+
+
+@router.get("/metrics")
+def metrics(services: ServicesDep) -> Response:
+    """Prometheus text format."""
+    m = services.metrics
+    m.waiting.set(services.pool.waiting)
+    m.admitted.set(services.pool.admitted)
+    return Response(m.render(), media_type=CONTENT_TYPE_LATEST)
+
+
+@router.get("/problems/{kind}")
+def problem_type(kind: str) -> dict[str, Any]:
+    """What a problem ``type`` means."""
+    known = problems.catalogue()
+    if kind not in known:
+        raise HTTPException(404, f"no problem type {kind!r}")
+    return {"type": f"/problems/{kind}", **known[kind]}
+
+
+@router.get("/v1/me", tags=["keys"])
+def me(key: AnyKey) -> dict[str, Any]:
+    """The calling key: id, scopes and purposes (never its secret)."""
+    return key.to_dict()
+
+
+@router.get("/v1/purposes", tags=["keys"])
+def purposes(key: AnyKey, services: ServicesDep) -> dict[str, Any]:
+    """Purposes in the store that this key may act for."""
+    found = services.gallery.store.list_purposes()
+    return {
+        "purposes": [
+            {"name": p.name, "description": p.description}
+            for p in found
+            if key.allows_purpose(p.name)
+        ]
+    }
+
+
+@router.get("/", include_in_schema=False)
+def console() -> FileResponse:
+    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
