@@ -10,7 +10,12 @@ import pytest
 from facegate.models import mmod
 from facegate.models.convert import verify_against_dlib
 from facegate.models.dlib_format import read_network
-from facegate.models.dlib_onnx import build_embedder, build_mmod, output_to_input_map
+from facegate.models.dlib_onnx import (
+    build_embedder,
+    build_mmod,
+    min_input_size,
+    output_to_input_map,
+)
 from facegate.models.files import model_path
 from facegate.models.onnx_runtime import OnnxEmbedder, OnnxMmodDetector
 from facegate.types import BBox, ImageArray
@@ -93,6 +98,7 @@ def test_mmod_graph_maps_cells_to_pixels_like_dlib() -> None:
     net = read_network(model_path(MMOD))
     # three stride-2 5x5 convolutions without padding: p -> 2p + 2, three times
     assert output_to_input_map(net) == (8.0, 14.0, 8.0, 14.0)
+    assert min_input_size(net) == 29  # 1 -> 5 -> 13 -> 29 back through the strided layers
     model = build_mmod(net)
     assert [i.name for i in model.graph.input] == ["pyramid"]
     assert [o.name for o in model.graph.output] == ["scores"]

@@ -100,6 +100,13 @@ def test_detector_threshold_and_validation(tmp_path: Path) -> None:
         OnnxMmodDetector(tmp_path, upsample=-1)
 
 
+@pytest.mark.parametrize("shape", [(0, 5), (1, 1), (2, 7), (5, 5), (20, 3), (8, 8)])
+@pytest.mark.parametrize("upsample", [0, 1])
+def test_tiny_images_give_no_faces(tmp_path: Path, shape: tuple[int, int], upsample: int) -> None:
+    detector = OnnxMmodDetector(tmp_path, upsample=upsample)
+    assert detector.detect(np.zeros((*shape, 3), np.uint8)) == []
+
+
 def test_tiled_pyramid_layout() -> None:
     rects, nr, nc = mmod.tiled_pyramid_rects(480, 640, padding=10, outer=11)
     assert nc == 640 + 22 and rects[0] == (11, 11, 650, 490)
@@ -163,6 +170,15 @@ def test_session_runs_the_converted_detector_and_logs_providers_once(
     assert scores.shape == (1, 1, _score_size(60), _score_size(80))
     assert "CPUExecutionProvider" in session.get_providers()
     assert len([r for r in caplog.records if "providers in use" in r.getMessage()]) <= 1
+
+
+def test_a_damaged_cached_model_is_converted_again(tmp_path: Path) -> None:
+    target = convert(source_path(CNN_FILE), tmp_path)
+    target.write_bytes(b"truncated")
+    detector = OnnxMmodDetector(tmp_path, upsample=0)
+    detector.load()
+    assert target.stat().st_size > 100_000
+    assert detector.detect(np.zeros((60, 60, 3), np.uint8)) == []
 
 
 def test_session_errors_are_model_errors(tmp_path: Path) -> None:

@@ -308,3 +308,18 @@ def output_to_input_map(net: DlibNetwork) -> tuple[float, float, float, float]:
             oy = oy * p["stride_y"] - p["padding_y"] + k_h // 2
             sy *= p["stride_y"]
     return sx, ox, sy, oy
+
+
+def min_input_size(net: DlibNetwork) -> int:
+    """The smallest input side for which every layer's output is at least one cell."""
+    size = 1
+    for rec in reversed(net.layers):
+        if rec.kind == "con":
+            kernel = int(rec.tensors["filters"].shape[2])
+        elif rec.kind in ("max_pool", "avg_pool") and rec.params["nr"]:
+            kernel = int(rec.params["nr"])
+        else:
+            continue
+        stride, pad = int(rec.params["stride_y"]), int(rec.params["padding_y"])
+        size = max(1, (size - 1) * stride + kernel - 2 * pad)
+    return size

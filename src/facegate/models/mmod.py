@@ -44,6 +44,7 @@ class MmodConfig:
     nms_iou: float
     nms_covered: float
     cell_to_pixel: tuple[float, float, float, float]  # scale_x, offset_x, scale_y, offset_y
+    min_canvas: int = 1  # smaller pyramids give the network an empty score map
 
 
 def _round_half_away(values: npt.NDArray[np.float64]) -> IntArray:

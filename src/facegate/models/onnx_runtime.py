@@ -23,7 +23,7 @@ from facegate.models import mmod
 from facegate.models.base import InferenceSession
 from facegate.models.convert import CNN_FILE, EMBEDDER_FILE, convert, source_path
 from facegate.models.dlib_format import read_network
-from facegate.models.dlib_onnx import output_to_input_map
+from facegate.models.dlib_onnx import min_input_size, output_to_input_map
 from facegate.types import BBox, FloatArray, ImageArray
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,17 @@ def create_session(model: Path | bytes, providers: Sequence[str] | None = None) 
     return session
 
 
+def session_for(name: str, cache_dir: Path) -> Any:
+    """A session on the converted dlib network ``name``; a damaged cached file is replaced."""
+    onnx_path = convert(source_path(name), cache_dir)
+    try:
+        return create_session(onnx_path)
+    except ModelConversionError:
+        logger.warning("cached model %s could not be loaded; converting it again", onnx_path)
+        onnx_path.unlink(missing_ok=True)
+        return create_session(convert(source_path(name), cache_dir))
+
+
 class OnnxEmbedder:
     """dlib's 128-d ResNet embedder on ONNX Runtime; rows come back L2-normalised."""
 
@@ -82,8 +93,7 @@ class OnnxEmbedder:
     def load(self) -> None:
         with self._lock:
             if self._session is None:
-                onnx_path = convert(source_path(EMBEDDER_FILE), self.cache_dir)
-                self._session = create_session(onnx_path)
+                self._session = session_for(EMBEDDER_FILE, self.cache_dir)
 
     def _get(self) -> InferenceSession:
         if self._session is None:
@@ -145,8 +155,7 @@ class OnnxMmodDetector:
             if self._config is None:
                 self._config = mmod_config(source_path(CNN_FILE))
             if self._session is None:
-                onnx_path = convert(source_path(CNN_FILE), self.cache_dir)
-                self._session = create_session(onnx_path)
+                self._session = session_for(CNN_FILE, self.cache_dir)
 
     def _get(self) -> tuple[InferenceSession, mmod.MmodConfig]:
         if self._session is None or self._config is None:
@@ -160,11 +169,13 @@ class OnnxMmodDetector:
             raise ValueError("detect expects an RGB uint8 image of shape (H, W, 3)")
         session, config = self._get()
         height, width = image.shape[:2]
+        if image.size == 0:
+            return []
         work = image
         for _ in range(self.upsample):
             work = mmod.pyramid_up(work)
         pyramid, rects = mmod.build_pyramid(work, config)
-        if not rects:
+        if not rects or min(pyramid.shape[2:]) < config.min_canvas:
             return []
         scores = np.asarray(session.run(["scores"], {"pyramid": pyramid})[0])[0]
         boxes, conf = mmod.detections(scores, rects, config, self.threshold)
@@ -189,4 +200,5 @@ def mmod_config(path: Path) -> mmod.MmodConfig:
         nms_iou=float(loss["overlaps_nms"][0]),
         nms_covered=float(loss["overlaps_nms"][1]),
         cell_to_pixel=output_to_input_map(net),
+        min_canvas=min_input_size(net),
     )
