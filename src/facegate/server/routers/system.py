@@ -72,6 +72,17 @@ def purposes(key: AnyKey, services: ServicesDep) -> dict[str, Any]:
     }
 
 
+CONSOLE_HEADERS = {
+    "Cache-Control": "no-cache",
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "
+    "media-src 'self' blob: mediastream:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
 @router.get("/", include_in_schema=False)
 def console() -> FileResponse:
-    return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-cache"})
+    """The web console (static HTML, CSS and JavaScript; nothing loaded from elsewhere)."""
+    return FileResponse(STATIC / "index.html", headers=CONSOLE_HEADERS)

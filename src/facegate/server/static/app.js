@@ -1,0 +1,476 @@
+// facegate console: plain JavaScript over the /v1 API, no build step, nothing fetched from elsewhere.
+// The API key lives in sessionStorage (this tab only). Names and texts from the server are
+// always inserted with textContent, never as HTML.
+
+const $ = (id) => document.getElementById(id);
+const state = { key: sessionStorage.getItem("facegate.key") || "", me: null, subjectId: null,
+  shots: [], auditBefore: null, live: null, enrolStream: null, consentEdited: false };
+
+const CONSENT_TEMPLATE = (purpose) =>
+  `I agree that my face may be processed by facegate for the purpose "${purpose}" only. ` +
+  "A face template (numbers, not my photo) will be stored, encrypted, until I withdraw this " +
+  "consent or ask for erasure, which I can do at any time without losing access to the " +
+  "service by another way.";
+
+// ---- API --------------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(problem, status) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.problem = problem;
+    this.status = status;
+  }
+}
+
+async function api(path, { method = "GET", json, form } = {}) {
+  const headers = { Authorization: `Bearer ${state.key}` };
+  let body;
+  if (json !== undefined) {
+    headers["Content-Type"] = "application/json";
+    body = JSON.stringify(json);
+  } else if (form !== undefined) {
+    body = form;
+  }
+  const res = await fetch(path, { method, headers, body });
+  const data = await res.json().catch(() => ({}));
+  if (!res.ok) {
+    if (res.status === 401 && path !== "/v1/me") signOut("Your key was refused; sign in again.");
+    throw new ApiError(data, res.status);
+  }
+  return data;
+}
+
+function say(message, kind = "ok") {
+  const el = $("status");
+  el.textContent = message;
+  el.className = `status ${kind}`;
+}
+
+function fail(err) {
+  say(err instanceof ApiError ? `${err.message} (${err.status})` : String(err), "error");
+}
+
+function el(tag, text, cls) {
+  const node = document.createElement(tag);
+  if (text !== undefined && text !== null) node.textContent = String(text);
+  if (cls) node.className = cls;
+  return node;
+}
+
+// ---- sign in, tabs ---------------------------------------------------------------------
+
+async function signIn(key) {
+  state.key = key.trim();
+  try {
+    state.me = await api("/v1/me");
+  } catch (err) {
+    state.key = "";
+    fail(err);
+    return;
+  }
+  sessionStorage.setItem("facegate.key", state.key);
+  $("signin").hidden = true;
+  $("tabs").hidden = false;
+  $("who").hidden = false;
+  const purposes = state.me.purposes.join(", ") || "none";
+  $("whoami").textContent = `key ${state.me.id} · ${state.me.scopes.join(", ")} · purposes: ${purposes}`;
+  say("Signed in.");
+  showTab("subjects");
+  await Promise.all([loadSubjects(), loadPurposes()]);
+}
+
+function signOut(message) {
+  stopLive();
+  stopEnrolCamera();
+  state.key = "";
+  state.me = null;
+  sessionStorage.removeItem("facegate.key");
+  $("signin").hidden = false;
+  $("tabs").hidden = true;
+  $("who").hidden = true;
+  for (const tab of document.querySelectorAll(".tab")) tab.hidden = true;
+  say(message || "Signed out.");
+}
+
+function showTab(name) {
+  for (const tab of document.querySelectorAll(".tab")) tab.hidden = tab.id !== `tab-${name}`;
+  for (const btn of document.querySelectorAll("#tabs button")) {
+    btn.classList.toggle("active", btn.dataset.tab === name);
+  }
+  if (name !== "identify") stopLive();
+  if (name !== "enrol") stopEnrolCamera();
+  if (name === "audit") loadAudit(true).catch(fail);
+  if (name === "enrol") fillSubjectSelect();
+}
+
+function defaultPurpose() {
+  const own = (state.me?.purposes || []).filter((p) => p !== "*");
+  return own[0] || document.querySelector("#purpose-list option")?.value || "";
+}
+
+async function loadPurposes() {
+  const { purposes } = await api("/v1/purposes");
+  const list = $("purpose-list");
+  list.replaceChildren(...purposes.map((p) => { const o = el("option"); o.value = p.name; return o; }));
+  for (const id of ["consent-purpose", "enrol-purpose", "identify-purpose"]) {
+    if (!$(id).value) $(id).value = defaultPurpose();
+  }
+}
+
+// ---- subjects and consent ---------------------------------------------------------------
+
+let subjects = [];
+
+async function loadSubjects() {
+  ({ subjects } = await api("/v1/subjects"));
+  const rows = subjects.map((s) => {
+    const tr = el("tr");
+    tr.dataset.id = s.subject_id;
+    tr.classList.toggle("selected", s.subject_id === state.subjectId);
+    const open = el("button", "Open", "link");
+    open.addEventListener("click", () => selectSubject(s.subject_id).catch(fail));
+    const cell = el("td");
+    cell.append(open);
+    tr.append(el("td", s.subject), el("td", s.templates), cell);
+    return tr;
+  });
+  if (!rows.length) {
+    const tr = el("tr");
+    const td = el("td", "No subjects yet.", "muted");
+    td.colSpan = 3;
+    tr.append(td);
+    rows.push(tr);
+  }
+  $("subject-rows").replaceChildren(...rows);
+  fillSubjectSelect();
+}
+
+function fillSubjectSelect() {
+  const select = $("enrol-subject");
+  const options = subjects.map((s) => {
+    const o = el("option", `${s.subject} (${s.subject_id.slice(0, 8)})`);
+    o.value = s.subject_id;
+    return o;
+  });
+  select.replaceChildren(...options);
+  if (state.subjectId) select.value = state.subjectId;
+}
+
+async function selectSubject(id) {
+  state.subjectId = id;
+  const s = await api(`/v1/subjects/${id}`);
+  $("subject-detail").hidden = false;
+  $("export-output").hidden = true;
+  $("detail-name").textContent = s.subject;
+  $("detail-id").textContent = `${s.subject_id} · ${s.templates} template(s)` +
+    (s.external_id ? ` · external id ${s.external_id}` : "");
+  const items = s.consents.map((c) => {
+    const li = el("li");
+    const active = !c.revoked_at && (!c.expires_at || new Date(c.expires_at) > new Date());
+    li.append(el("strong", c.purpose), " ", el("span", active ? "active" : "inactive",
+      active ? "badge" : "badge off"));
+    li.append(el("div", `granted ${new Date(c.granted_at).toLocaleString()}`, "muted"));
+    li.append(el("div", c.evidence, "muted"));
+    if (active) {
+      const revoke = el("button", "Withdraw", "link");
+      revoke.addEventListener("click", () => revokeConsent(id, c.purpose).catch(fail));
+      li.append(revoke);
+    }
+    return li;
+  });
+  $("detail-consents").replaceChildren(...(items.length ? items : [el("li", "No consent recorded.", "muted")]));
+  const purpose = $("consent-purpose").value || defaultPurpose();
+  $("consent-purpose").value = purpose;
+  if (!$("consent-text").value) $("consent-text").value = CONSENT_TEMPLATE(purpose || "…");
+  for (const tr of $("subject-rows").children) tr.classList.toggle("selected", tr.dataset.id === id);
+  fillSubjectSelect();
+}
+
+async function createSubject(event) {
+  event.preventDefault();
+  const body = { display_name: $("new-subject-name").value.trim() };
+  const external = $("new-subject-external").value.trim();
+  if (external) body.external_id = external;
+  const s = await api("/v1/subjects", { method: "POST", json: body });
+  $("subject-form").reset();
+  say(`Created ${s.subject}.`);
+  await loadSubjects();
+  await selectSubject(s.subject_id);
+}
+
+async function grantConsent(event) {
+  event.preventDefault();
+  const purpose = $("consent-purpose").value.trim();
+  const shown = $("consent-text").value.trim();
+  const evidence = `Consent text shown in the facegate console and accepted: "${shown}" ` +
+    `(recorded with key ${state.me.id}, ${new Date().toISOString()})`;
+  await api(`/v1/subjects/${state.subjectId}/consents`, { method: "POST", json: { purpose, evidence } });
+  $("consent-accepted").checked = false;
+  state.consentEdited = false;
+  say(`Consent for ${purpose} recorded.`);
+  for (const id of ["enrol-purpose", "identify-purpose"]) if (!$(id).value) $(id).value = purpose;
+  await Promise.all([selectSubject(state.subjectId), loadPurposes()]);
+}
+
+async function revokeConsent(id, purpose) {
+  await api(`/v1/subjects/${id}/consents/${encodeURIComponent(purpose)}`, { method: "DELETE" });
+  say(`Consent for ${purpose} withdrawn; the subject left that purpose's searches.`);
+  await selectSubject(id);
+}
+
+async function eraseSubject() {
+  const name = $("detail-name").textContent;
+  if (!confirm(`Erase ${name} for good? Templates and the key that decrypts them are destroyed.`)) return;
+  await api(`/v1/subjects/${state.subjectId}`, { method: "DELETE" });
+  say(`Erased ${name}.`);
+  state.subjectId = null;
+  $("subject-detail").hidden = true;
+  await loadSubjects();
+}
+
+async function exportSubject() {
+  const data = await api(`/v1/subjects/${state.subjectId}/export`);
+  $("export-output").textContent = JSON.stringify(data, null, 2);
+  $("export-output").hidden = false;
+}
+
+// ---- camera -----------------------------------------------------------------------------
+
+async function openCamera(video) {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    throw new Error("This browser gives no camera here (it needs https or localhost).");
+  }
+  const stream = await navigator.mediaDevices.getUserMedia({
+    video: { width: { ideal: 640 }, height: { ideal: 480 } }, audio: false,
+  });
+  video.srcObject = stream;
+  await video.play();
+  if (!video.videoWidth) await new Promise((ok) => video.addEventListener("loadeddata", ok, { once: true }));
+  return stream;
+}
+
+function closeCamera(stream, video) {
+  for (const track of stream?.getTracks() || []) track.stop();
+  video.srcObject = null;
+}
+
+function frameBlob(video) {
+  const canvas = document.createElement("canvas");
+  canvas.width = video.videoWidth;
+  canvas.height = video.videoHeight;
+  canvas.getContext("2d").drawImage(video, 0, 0);
+  return new Promise((ok) => canvas.toBlob(ok, "image/jpeg", 0.92));
+}
+
+// ---- enrolment --------------------------------------------------------------------------
+
+async function startEnrolCamera() {
+  state.enrolStream = await openCamera($("enrol-video"));
+  $("enrol-capture").disabled = false;
+  $("enrol-camera-stop").disabled = false;
+  say("Camera on: capture one or more frames, then Enrol.");
+}
+
+function stopEnrolCamera() {
+  if (!state.enrolStream) return;
+  closeCamera(state.enrolStream, $("enrol-video"));
+  state.enrolStream = null;
+  $("enrol-capture").disabled = true;
+  $("enrol-camera-stop").disabled = true;
+}
+
+function addShot(blob, name) {
+  state.shots.push({ blob, name });
+  const img = el("img");
+  img.src = URL.createObjectURL(blob);
+  img.alt = name;
+  $("enrol-shots").append(img);
+}
+
+async function captureShot() {
+  const blob = await frameBlob($("enrol-video"));
+  addShot(blob, `webcam-${state.shots.length + 1}.jpg`);
+  say(`${state.shots.length} photo(s) ready to enrol.`);
+}
+
+async function enrol() {
+  const subjectId = $("enrol-subject").value;
+  const purpose = $("enrol-purpose").value.trim();
+  if (!subjectId || !purpose || !state.shots.length) {
+    say("Choose a subject and a purpose, and add at least one photo.", "error");
+    return;
+  }
+  const form = new FormData();
+  form.append("purpose", purpose);
+  for (const shot of state.shots) form.append("image", shot.blob, shot.name);
+  const result = await api(`/v1/subjects/${subjectId}/faces`, { method: "POST", form });
+  state.shots = [];
+  $("enrol-shots").replaceChildren();
+  $("enrol-files").value = "";
+  const extra = result.already_enrolled.length ? `, ${result.already_enrolled.length} already enrolled` : "";
+  const warn = result.warnings.length ? ` Warning: ${result.warnings.join("; ")}` : "";
+  say(`Enrolled ${result.subject}: ${result.added.length} template(s) added${extra}.${warn}`);
+  await loadSubjects();
+  if (state.subjectId === subjectId) await selectSubject(subjectId);
+}
+
+// ---- identification ---------------------------------------------------------------------
+
+function drawFaces(width, height, faces) {
+  const canvas = $("identify-overlay");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  ctx.clearRect(0, 0, width, height);
+  const line = Math.max(2, Math.round(width / 240));
+  ctx.lineWidth = line;
+  ctx.font = `600 ${Math.max(14, Math.round(width / 40))}px system-ui, sans-serif`;
+  ctx.textBaseline = "bottom";
+  for (const f of faces) {
+    const [x1, y1, x2, y2] = f.box;
+    const known = Boolean(f.subject);
+    const colour = known ? "#2ea043" : "#e5534b";
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x1, y1, x2 - x1, y2 - y1);
+    const label = known ? `${f.subject} ${f.similarity.toFixed(2)}` : "unknown";
+    const w = ctx.measureText(label).width + 10;
+    const h = parseInt(ctx.font.split(" ")[1], 10) + 8;
+    const top = Math.max(h, y1);
+    ctx.fillStyle = colour;
+    ctx.fillRect(x1 - line / 2, top - h, w, h);
+    ctx.fillStyle = "#fff";
+    ctx.fillText(label, x1 + 5, top - 4);
+  }
+}
+
+function listFaces(result) {
+  const items = result.faces.map((f) => {
+    const li = el("li");
+    li.append(f.subject ? el("span", f.subject, "name") : el("span", "unknown", "unknown"));
+    const sim = f.similarity === null ? "no candidates" : `similarity ${f.similarity.toFixed(3)}`;
+    li.append(el("span", `${sim} · ${f.operating_point} ≥ ${f.threshold.toFixed(3)}`, "muted"));
+    return li;
+  });
+  if (!items.length) items.push(el("li", "No face in view.", "muted"));
+  $("live-results").replaceChildren(...items);
+}
+
+async function identifyBlob(blob, name) {
+  const form = new FormData();
+  form.append("purpose", $("identify-purpose").value.trim());
+  form.append("top_k", "3");
+  form.append("image", blob, name);
+  return api("/v1/identify", { method: "POST", form });
+}
+
+async function identifyFile() {
+  const file = $("identify-file").files[0];
+  if (!file) return;
+  stopLive();
+  const img = $("identify-image");
+  img.src = URL.createObjectURL(file);
+  img.hidden = false;
+  $("live-video").hidden = true;
+  const result = await identifyBlob(file, file.name);
+  drawFaces(result.width, result.height, result.faces);
+  listFaces(result);
+  say(`${result.faces.length} face(s) among ${result.gallery_size} subject(s) for ${result.purpose}.`);
+}
+
+async function startLive() {
+  if (!$("identify-purpose").value.trim()) {
+    say("Choose a purpose first.", "error");
+    return;
+  }
+  const video = $("live-video");
+  $("identify-image").hidden = true;
+  video.hidden = false;
+  const stream = await openCamera(video);
+  const live = { stream, running: true };
+  state.live = live;
+  $("live-start").disabled = true;
+  $("live-stop").disabled = false;
+  say("Live identification running.");
+  while (live.running) {
+    const started = performance.now();
+    try {
+      const result = await identifyBlob(await frameBlob(video), "frame.jpg");
+      if (!live.running) break;
+      drawFaces(result.width, result.height, result.faces);
+      listFaces(result);
+    } catch (err) {
+      fail(err);
+      if (err instanceof ApiError && err.status < 500) break;
+    }
+    await new Promise((ok) => setTimeout(ok, Math.max(0, 250 - (performance.now() - started))));
+  }
+  if (state.live === live) stopLive();
+}
+
+function stopLive() {
+  if (!state.live) return;
+  state.live.running = false;
+  closeCamera(state.live.stream, $("live-video"));
+  state.live = null;
+  $("live-start").disabled = false;
+  $("live-stop").disabled = true;
+  say("Live identification stopped.");
+}
+
+// ---- audit ------------------------------------------------------------------------------
+
+async function loadAudit(reset) {
+  const query = new URLSearchParams({ limit: "50" });
+  if (!reset && state.auditBefore) query.set("before", state.auditBefore);
+  const data = await api(`/v1/audit?${query}`);
+  state.auditBefore = data.next_before;
+  const rows = data.records.map((r) => {
+    const tr = el("tr");
+    const subjectIds = r.subject_ids.map((id) => id.slice(0, 8)).join(" ");
+    tr.append(el("td", new Date(r.at).toLocaleString()), el("td", r.operation), el("td", r.purpose || "—"),
+      el("td", r.decision), el("td", r.status), el("td", r.key_id, "mono"), el("td", subjectIds, "mono"));
+    return tr;
+  });
+  if (reset) $("audit-rows").replaceChildren(...rows);
+  else $("audit-rows").append(...rows);
+  $("audit-more").hidden = !data.next_before;
+}
+
+// ---- wiring -----------------------------------------------------------------------------
+
+function on(id, event, handler) {
+  $(id).addEventListener(event, (e) => {
+    Promise.resolve(handler(e)).catch(fail);
+  });
+}
+
+on("signin-form", "submit", (e) => { e.preventDefault(); return signIn($("key-input").value); });
+on("sign-out", "click", () => signOut());
+for (const btn of document.querySelectorAll("#tabs button")) {
+  btn.addEventListener("click", () => showTab(btn.dataset.tab));
+}
+on("subject-form", "submit", createSubject);
+on("refresh-subjects", "click", loadSubjects);
+on("consent-form", "submit", grantConsent);
+on("consent-purpose", "input", () => {
+  if (!state.consentEdited) $("consent-text").value = CONSENT_TEMPLATE($("consent-purpose").value.trim());
+});
+on("consent-text", "input", () => { state.consentEdited = true; });
+on("goto-enrol", "click", () => showTab("enrol"));
+on("erase-subject", "click", eraseSubject);
+on("export-subject", "click", exportSubject);
+on("enrol-camera-start", "click", startEnrolCamera);
+on("enrol-camera-stop", "click", stopEnrolCamera);
+on("enrol-capture", "click", captureShot);
+on("enrol-files", "change", () => {
+  for (const file of $("enrol-files").files) addShot(file, file.name);
+  say(`${state.shots.length} photo(s) ready to enrol.`);
+});
+on("enrol-submit", "click", enrol);
+on("identify-file", "change", identifyFile);
+on("live-start", "click", startLive);
+on("live-stop", "click", stopLive);
+on("refresh-audit", "click", () => loadAudit(true));
+on("audit-more", "click", () => loadAudit(false));
+
+if (state.key) signIn(state.key);

@@ -1,0 +1,166 @@
+"""The web console in Debian's headless Chromium, driven by Playwright, with a fake webcam.
+
+The camera is fed from a ``.y4m`` file made here from a shared photo: sign in, create a
+subject, record consent, enrol from the webcam, identify from the webcam and read the right
+name on the page. A screenshot goes to ``test-artifacts/``. Playwright's own browser download
+is not used: the test needs ``/usr/bin/chromium`` (``make test`` installs it with apt-get).
+"""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from facegate.config import ServerConfig, Settings
+from facegate.server.app import create_app
+from facegate.server.keys import KeyStore
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+LAUNCH_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--use-fake-ui-for-media-stream",
+    "--use-fake-device-for-media-stream",
+]
+
+playwright_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (pip install playwright)"
+)
+
+
+def write_y4m(
+    photo: Path, target: Path, frames: int = 5, size: tuple[int, int] = (640, 480)
+) -> None:
+    """A YUV4MPEG2 4:2:0 clip of ``frames`` identical frames: ``photo`` letterboxed to ``size``."""
+    width, height = size
+    image = cv2.imread(str(photo))
+    if image is None:
+        raise FileNotFoundError(photo)
+    scale = min(width / image.shape[1], height / image.shape[0])
+    resized = cv2.resize(image, (round(image.shape[1] * scale), round(image.shape[0] * scale)))
+    canvas = np.full((height, width, 3), 96, np.uint8)
+    top, left = (height - resized.shape[0]) // 2, (width - resized.shape[1]) // 2
+    canvas[top : top + resized.shape[0], left : left + resized.shape[1]] = resized
+    planes = cv2.cvtColor(canvas, cv2.COLOR_BGR2YUV_I420).tobytes()
+    with target.open("wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + planes)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
+    import httpx
+    import uvicorn
+
+    settings = Settings(home=tmp_path / "data", server=ServerConfig(workers=1))
+    store = KeyStore.open(settings.home)
+    key = store.create(["admin"], ["*"], "browser test").token
+    store.close()
+    port = _free_port()
+    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the server did not become ready")
+    try:
+        yield base, key
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+
+
+@pytest.mark.slow
+def test_console_enrol_and_identify_from_webcam(
+    live_server: tuple[str, str], examples: Path, tmp_path: Path
+) -> None:
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(
+            "Debian's chromium is not installed at /usr/bin/chromium (make test installs it)"
+        )
+    base, key = live_server
+    clip = tmp_path / "obama.y4m"
+    write_y4m(examples / "obama.jpg", clip)
+    ARTIFACTS.mkdir(exist_ok=True)
+    args = [*LAUNCH_FLAGS, f"--use-file-for-fake-video-capture={clip}"]
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=args)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.set_default_timeout(60_000)
+            page.goto(base + "/")
+            page.fill("#key-input", key)
+            page.click("#sign-in")
+            page.wait_for_selector("#whoami:has-text('admin')")
+
+            page.fill("#new-subject-name", "Barack Obama")
+            page.click("#create-subject")
+            page.wait_for_selector("#detail-name:has-text('Barack Obama')")
+            page.fill("#consent-purpose", "door")
+            page.fill(
+                "#consent-text", "I agree to open the door by face; I can withdraw at any time."
+            )
+            page.check("#consent-accepted")
+            page.click("#grant-consent")
+            page.wait_for_selector("#detail-consents:has-text('door')")
+            assert "I agree to open the door" in page.inner_text("#detail-consents")
+
+            page.click("#tabs button[data-tab='enrol']")
+            page.fill("#enrol-purpose", "door")
+            page.click("#enrol-camera-start")
+            page.wait_for_selector("#enrol-capture:not([disabled])")
+            page.click("#enrol-capture")
+            page.wait_for_selector("#enrol-shots img")
+            page.click("#enrol-submit")
+            page.wait_for_selector("#status:has-text('1 template(s) added')")
+
+            page.click("#tabs button[data-tab='identify']")
+            page.fill("#identify-purpose", "door")
+            page.click("#live-start")
+            page.wait_for_selector("#live-results .name:has-text('Barack Obama')")
+            page.screenshot(path=str(ARTIFACTS / "console-identify.png"), full_page=True)
+            page.click("#live-stop")
+
+            page.click("#tabs button[data-tab='audit']")
+            page.wait_for_selector("#audit-rows td:has-text('identify')")
+            page.screenshot(path=str(ARTIFACTS / "console-audit.png"), full_page=True)
+            page.set_viewport_size({"width": 820, "height": 1180})  # a tablet, portrait
+            page.click("#tabs button[data-tab='subjects']")
+            page.wait_for_selector("#subject-rows td:has-text('Barack Obama')")
+            page.screenshot(path=str(ARTIFACTS / "console-tablet.png"), full_page=True)
+            assert errors == []
+        finally:
+            browser.close()
