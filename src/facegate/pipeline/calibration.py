@@ -13,13 +13,32 @@ per-comparison FMR ``1 - (1 - FPIR) ** (1 / N)``, so the threshold rises as the 
 from __future__ import annotations
 
 import json
+import logging
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
 from facegate.errors import ConfigError
 from facegate.types import OperatingPoint
+
+logger = logging.getLogger(__name__)
+
+
+@lru_cache(maxsize=256)
+def _warn_beyond_range(
+    pack: str, fpir: float, gallery_size: int, needed: float, floor: float
+) -> None:
+    logger.warning(
+        "fpir=%g over %d subjects needs a per-comparison fmr of %.2g, below the %.2g that pack %s "
+        "was calibrated for: using its highest calibrated threshold, so the real FPIR is higher",
+        fpir,
+        gallery_size,
+        needed,
+        floor,
+        pack,
+    )
 
 
 def parse_operating_point(name: str) -> tuple[str, float]:
@@ -71,6 +90,8 @@ class Calibration:
         """Threshold for open-set search over ``gallery_size`` subjects at a target FPIR."""
         n = max(1, gallery_size)
         per_comparison = -math.expm1(math.log1p(-fpir) / n)
+        if per_comparison < self.min_fmr:
+            _warn_beyond_range(self.pack, fpir, n, per_comparison, self.min_fmr)
         return self.threshold_for_fmr(max(per_comparison, self.min_fmr))
 
     def operating_point(self, name: str, gallery_size: int = 1) -> OperatingPoint:
