@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench clean
+.PHONY: install run test lint typecheck unit bench clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: install
-	$(VENV)/bin/facegate demo
+	$(VENV)/bin/facegate serve --host 127.0.0.1 --port 8000
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench
@@ -24,10 +24,18 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy src
 
-unit: install
+unit: install browser
 	$(PY) -m pytest
 
 test: lint typecheck unit
+
+# The console's browser test drives Debian's chromium (not Playwright's download).
+browser:
+	@test -x /usr/bin/chromium || { \
+	  echo "installing Debian's chromium for the browser test (apt-get)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
+	  || echo "warning: chromium not installed; the browser test will skip"; }
 
 bench: install
 	$(PY) bench/lfw_accuracy.py
