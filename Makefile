@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck unit bench clean browser
+.PHONY: install run test lint typecheck unit bench bench-env clean browser
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,18 @@ browser:
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
 	  || echo "warning: chromium not installed; the browser test will skip"; }
 
-bench: install
+# Benchmarks compare with face_recognition, installed only in this separate environment.
+BENCH_VENV := .venv-bench
+
+bench-env:
+	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[eval]' click
+	$(BENCH_VENV)/bin/pip install --quiet --no-deps face_recognition
+
+bench: install bench-env
 	$(PY) bench/lfw_accuracy.py
+	$(PY) bench/agreement.py
+	$(BENCH_VENV)/bin/python bench/throughput.py
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .mypy_cache .ruff_cache .pytest_cache

@@ -178,3 +178,15 @@ def test_faceless_photo_gives_empty_result(engine: FaceEngine) -> None:
     yy, xx = np.mgrid[0:240, 0:320]
     landscape = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)
     assert engine.analyze(landscape).faces == []
+
+
+def test_analyze_many_matches_analyze_and_batches_once() -> None:
+    images = [np.full((120, 160, 3), v, np.uint8) for v in (10, 128, 250)]
+    engine, embedder = fake_engine([BBox(10, 10, 90, 90)])
+    many = engine.analyze_many(images, workers=2)
+    assert embedder.batches == [3]
+    for image, result in zip(images, many, strict=True):
+        single = engine.analyze(image).faces[0].embedding
+        assert single is not None and result.faces[0].embedding is not None
+        np.testing.assert_allclose(result.faces[0].embedding.vector, single.vector, atol=1e-6)
+    assert engine.analyze_many([]) == []
