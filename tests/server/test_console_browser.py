@@ -103,7 +103,7 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
 
 @pytest.mark.slow
 def test_console_enrol_and_identify_from_webcam(
-    live_server: tuple[str, str], examples: Path, tmp_path: Path
+    examples: Path, live_server: tuple[str, str], tmp_path: Path
 ) -> None:
     if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
         pytest.skip(
