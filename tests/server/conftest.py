@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -15,23 +14,11 @@ if _HERE not in sys.path:
     sys.path.insert(0, _HERE)
 
 from fastapi.testclient import TestClient  # noqa: E402
-from server_fakes import FakeEngine  # noqa: E402
+from server_fakes import FakeEngine, Keys  # noqa: E402
 
 from facegate.config import ImageLimits, ServerConfig, Settings  # noqa: E402
 from facegate.server.app import create_app  # noqa: E402
 from facegate.server.keys import KeyStore  # noqa: E402
-
-
-@dataclass
-class Keys:
-    admin: str
-    door: str  # identify + enroll + verify, purpose "door" only
-    detect: str  # detect only
-    revoked: str
-
-
-def bearer(token: str) -> dict[str, str]:
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

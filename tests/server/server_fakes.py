@@ -8,6 +8,7 @@ score about 0.95 with each other and about 0 with anyone else.
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -104,3 +105,17 @@ class FakeEngine:
         assert fa.embedding is not None and fb.embedding is not None
         sim = fa.embedding.similarity(fb.embedding)
         return VerifyResult(sim >= point.threshold, sim, point, fa, fb)
+
+
+@dataclass
+class Keys:
+    """API key tokens made for a test's data dir."""
+
+    admin: str
+    door: str  # identify + enroll + verify, purpose "door" only
+    detect: str  # detect only
+    revoked: str
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}

@@ -8,9 +8,7 @@ from typing import Any
 import cv2
 import numpy as np
 from fastapi.testclient import TestClient
-from server_fakes import face_png
-
-from conftest import Keys, bearer
+from server_fakes import Keys, bearer, face_png
 
 PROBLEM = "application/problem+json"
 
