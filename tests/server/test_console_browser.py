@@ -153,6 +153,10 @@ def test_console_enrol_and_identify_from_webcam(
             page.wait_for_selector("#live-results .name:has-text('Barack Obama')")
             page.screenshot(path=str(ARTIFACTS / "console-identify.png"), full_page=True)
             page.click("#live-stop")
+            page.evaluate("document.getElementById('live-results').replaceChildren()")
+            page.set_input_files("#identify-file", str(examples / "obama2.jpg"))  # another photo
+            page.wait_for_selector("#live-results .name:has-text('Barack Obama')")
+            assert page.is_visible("#identify-image")
 
             page.click("#tabs button[data-tab='audit']")
             page.wait_for_selector("#audit-rows td:has-text('identify')")
