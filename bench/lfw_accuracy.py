@@ -19,6 +19,7 @@ import functools
 import json
 import os
 import platform
+import sys
 import time
 from pathlib import Path
 from typing import Any
