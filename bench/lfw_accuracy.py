@@ -109,10 +109,7 @@ def main() -> None:
     out = {
         "benchmark": "LFW view-2 10-fold verification accuracy",
         "dataset": str(args.lfw),
-        "command": "bench/lfw_accuracy.py "
-        + " ".join(
-            f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items() if k not in ("out",)
-        ),
+        "command": ".venv/bin/python " + " ".join(sys.argv),
         "engine": {
             "detector": args.detector,
             "upsample": args.upsample,
