@@ -79,6 +79,9 @@ def test_search_is_scoped_to_purpose_and_revocation_is_immediate(tmp_path: Path)
         gallery.add_purpose("till")
         assert _who(gallery, face_image(0, 4), "till") is None
         gallery.grant_consent(alice.id, "till", "app opt-in")
+        # templates are bound to the purpose they were enrolled for: door's are not till's
+        assert _who(gallery, face_image(0, 4), "till") is None
+        gallery.enroll(alice.id, [face_image(0, 0)], "till")
         assert _who(gallery, face_image(0, 4), "till") == "person 0"
         assert gallery.revoke_consent(alice.id, "door")
         assert not gallery.revoke_consent(alice.id, "door")

@@ -74,7 +74,12 @@ def test_consent_subjects_and_erase(capsys: pytest.CaptureFixture[str], tmp_path
     data = ["--data", str(tmp_path / "data")]
     image = tmp_path / "ann.png"
     write_image(image, face_image(0, 0))
-    assert run(capsys, "consent", "grant", "--subject", "ann", "--purpose", "door", *data)[0] == 0
+    grant = ["consent", "grant", "--subject", "ann", "--purpose", "door", *data]
+    code, _, err = run(capsys, *grant)
+    assert code == 2 and "consent needs evidence" in err
+    assert (
+        run(capsys, *grant, "--text", "I agree to door access by face", "--method", "kiosk")[0] == 0
+    )
     code, out, _ = run(capsys, "enroll", "--subject", "ann", "--purpose", "door", str(image), *data)
     assert code == 0 and "1 template(s) added" in out
     code, out, _ = run(capsys, "subjects", "show", "ann", *data, "--json")

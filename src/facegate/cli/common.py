@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,12 @@ import typer
 
 from facegate.config import EngineConfig, Settings
 from facegate.pipeline.engine import FaceEngine
+from facegate.privacy.audit import Actor
+
+
+def cli_actor() -> Actor:
+    """Who acts in audit records for a command run on this machine: ``cli:uid<N>``."""
+    return Actor(f"cli:uid{os.getuid()}")
 
 
 def settings(data: Path | None = None) -> Settings:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facegate.cli.common import emit_json, settings
+from facegate.cli.common import cli_actor, emit_json, settings
 from facegate.config import Settings
 from facegate.errors import (
     FaceError,
@@ -77,6 +77,10 @@ def _subject_json(gallery: Gallery, subject: Subject) -> dict[str, Any]:
                 "granted_at": c.granted_at.isoformat(),
                 "expires_at": c.expires_at.isoformat() if c.expires_at else None,
                 "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+                "text": c.text,
+                "text_version": c.text_version,
+                "method": c.method,
+                "recorded_by": c.recorded_by,
             }
             for c in consents
         ],
@@ -88,15 +92,24 @@ def consent_grant(
     subject: SubjectOpt,
     purpose: PurposeOpt,
     evidence: Annotated[
-        str, typer.Option("--evidence", help="How consent was given (form id, app opt-in...).")
+        str, typer.Option("--evidence", help="A reference to the consent (form id, ticket...).")
     ] = "",
+    text: Annotated[
+        str | None, typer.Option("--text", help="The exact consent text shown to the person.")
+    ] = None,
+    text_version: Annotated[
+        str | None, typer.Option("--text-version", help="Version of that text, e.g. 2025-03.")
+    ] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", help="How it was given: signed-form, kiosk, app...")
+    ] = None,
     expires: Annotated[
         datetime | None, typer.Option("--expires", help="When the consent ends (ISO date).")
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record consent for a purpose; creates the subject (by name) and the purpose if new."""
+    """Record consent with its evidence; creates the subject (by name) and purpose if new."""
     with open_gallery(data) as gallery:
         try:
             found = gallery.subject(subject)
@@ -104,7 +117,16 @@ def consent_grant(
             found = gallery.create_subject(subject)
         gallery.add_purpose(purpose)
         until = expires.astimezone() if expires is not None else None
-        consent = gallery.grant_consent(found.id, purpose, evidence, until)
+        consent = gallery.grant_consent(
+            found.id,
+            purpose,
+            evidence,
+            until,
+            text=text,
+            text_version=text_version,
+            method=method,
+            actor=cli_actor(),
+        )
     if as_json:
         emit_json(
             {
@@ -123,7 +145,7 @@ def consent_revoke(subject: SubjectOpt, purpose: PurposeOpt, data: DataOpt = Non
     """Withdraw consent; the subject leaves that purpose's searches at once."""
     with open_gallery(data) as gallery:
         found = gallery.subject(subject)
-        changed = gallery.revoke_consent(found.id, purpose)
+        changed = gallery.revoke_consent(found.id, purpose, actor=cli_actor())
     state = "revoked" if changed else "no active consent to revoke"
     typer.echo(f"consent {state}: {found.display_name} ({found.id}) for {purpose}")
 
@@ -162,7 +184,9 @@ def enroll(
     if not subject or not images:
         raise StoreError("enrol needs --subject and at least one IMAGE (or --from-dir)")
     with open_gallery(data) as gallery:
-        result = gallery.enroll(gallery.subject(subject).id, list(images), purpose)
+        result = gallery.enroll(
+            gallery.subject(subject).id, list(images), purpose, actor=cli_actor()
+        )
     if as_json:
         emit_json(result.to_dict())
         return
@@ -215,10 +239,10 @@ def _enroll_person(
     except SubjectNotFoundError:
         subject = gallery.create_subject(name)
     if subject.id not in {s.id for s in gallery.subjects(purpose)}:
-        gallery.grant_consent(subject.id, purpose, evidence)
+        gallery.grant_consent(subject.id, purpose, evidence, method="bulk", actor=cli_actor())
     if not files:
         return {"subjects": 1}
-    result = gallery.enroll(subject.id, list(files), purpose, skip_failures=True)
+    result = gallery.enroll(subject.id, list(files), purpose, skip_failures=True, actor=cli_actor())
     return {
         "subjects": 1,
         "added": len(result.added),
@@ -243,7 +267,9 @@ def identify(
     with open_gallery(data) as gallery:
         for path in images:
             try:
-                result = gallery.identify(path, purpose, top_k, operating_point=operating_point)
+                result = gallery.identify(
+                    path, purpose, top_k, operating_point=operating_point, actor=cli_actor()
+                )
             except (ImageError, FaceError) as exc:
                 typer.echo(f"error: {path}: {exc}", err=True)
                 failed += 1
@@ -320,7 +346,7 @@ def subjects_erase(
         found = gallery.subject(subject)
         if not yes:
             typer.confirm(f"erase {found.display_name} ({found.id}) for good?", abort=True)
-        gallery.erase(found.id)
+        gallery.erase(found.id, actor=cli_actor())
     typer.echo(f"erased {found.id}")
 
 

@@ -15,6 +15,10 @@ def consent_dict(c: Consent) -> dict[str, Any]:
         "granted_at": c.granted_at.isoformat(),
         "expires_at": c.expires_at.isoformat() if c.expires_at else None,
         "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
+        "text": c.text,
+        "text_version": c.text_version,
+        "method": c.method,
+        "recorded_by": c.recorded_by,
     }
 
 
@@ -26,6 +30,7 @@ def template_dict(t: TemplateInfo) -> dict[str, Any]:
         "quality": t.quality,
         "image_sha256": t.image_sha256,
         "created_at": t.created_at.isoformat(),
+        "purpose": t.purpose,
     }
 
 

@@ -15,15 +15,20 @@ to the number of subjects searched) comes back with ``match=None`` ("unknown").
 Thread safety: writes (enrol, consent changes, erase) are serialised; searches run in parallel
 under the index's readers-writer lock. The consent of every candidate is re-checked in the
 store at search time, so a revocation or expiry takes effect at once.
+
+Accountability: every biometric call (enrol, identify, verify, consent change, erasure, export,
+purpose change, sweep), allowed or refused, appends a record to the audit chain
+(:mod:`facegate.privacy.audit`) naming ``actor`` (an API key id, ``cli`` or ``python``). A call
+whose record cannot be appended fails: no record, no result.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import threading
-from collections.abc import Callable, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -44,10 +49,22 @@ from facegate.errors import (
 )
 from facegate.imageio import ImageSource
 from facegate.pipeline.calibration import Calibration
+from facegate.privacy.audit import Actor, AuditChain, AuditEvent, Clock
+from facegate.privacy.purposes import check_purpose_name
 from facegate.store.crypto import MasterKey
 from facegate.store.enrollment import SourceImage, enrollment_face, read_source
 from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
-from facegate.store.protocol import Consent, NewTemplate, Purpose, Store, Subject, TemplateInfo
+from facegate.store.protocol import (
+    Consent,
+    ConsentEvidence,
+    NewTemplate,
+    Purpose,
+    PurposeErasure,
+    Store,
+    Subject,
+    SweepResult,
+    TemplateInfo,
+)
 from facegate.store.results import (
     Candidate,
     DuplicateWarning,
@@ -60,8 +77,6 @@ from facegate.store.sql import SqlStore
 from facegate.types import DetectResult, Face, FloatArray
 
 log = logging.getLogger(__name__)
-
-_PURPOSE_NAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,63}$")
 
 
 class FaceAnalyzer(Protocol):
@@ -91,8 +106,14 @@ class Gallery:
         engine: FaceAnalyzer | Callable[[], FaceAnalyzer],
         config: GalleryConfig | None = None,
         limits: ImageLimits | None = None,
+        audit: AuditChain | None = None,
     ) -> None:
         self.store = store
+        if audit is None:
+            if not isinstance(store, SqlStore):
+                raise ConfigError("a gallery on a non-SQL store needs an audit chain")
+            audit = AuditChain(store.engine, store.master_key, store.clock)
+        self.audit = audit
         self.config = config or GalleryConfig()
         self.limits = limits or ImageLimits()
         self._engine_or_factory = engine
@@ -111,15 +132,18 @@ class Gallery:
         limits: ImageLimits | None = None,
         master_key: bytes | str | None = None,
         preload: bool = True,
+        clock: Clock | None = None,
     ) -> Gallery:
         """Open (or create) the embedded gallery in data dir ``path``.
 
         The master key is ``master_key``, else ``FACEGATE_MASTER_KEY``, else
         ``path/master.key`` (created with mode 0600 on first open). With ``preload`` the
         search index of every purpose is rebuilt from the store now, not on first use.
+        ``clock`` gives "now" for timestamps, consent expiry and the audit chain (tests).
         """
         home = Path(path)
-        store = SqlStore.open_sqlite(home, MasterKey.resolve(home, master_key))
+        key = MasterKey.resolve(home, master_key)
+        store = SqlStore.open_sqlite(home, key, clock) if clock else SqlStore.open_sqlite(home, key)
         if engine is None:
             engine = _default_engine(home, limits)
         gallery = cls(store, engine, config, limits)
@@ -169,14 +193,62 @@ class Gallery:
     def index_stats(self) -> dict[str, IndexStats]:
         return self._index.stats()
 
+    def _reload_loaded(self) -> None:
+        with self._write:
+            for purpose in list(self._loaded):
+                self._load(purpose, force=True)
+
+    def _reindex_subject(self, subject: Subject) -> None:
+        with self._write:
+            for purpose in self._loaded:
+                self._index.remove(purpose, subject.row)
+                if subject.row not in self.store.active_rows(purpose, [subject.row]):
+                    continue
+                vectors = self.store.subject_vectors(subject.id, self.engine.pack_id, purpose)
+                if len(vectors):
+                    self._index.add(purpose, subject.row, vectors)
+
+    # audit
+
+    def record(self, event: AuditEvent, actor: Actor | None = None) -> int:
+        """Append ``event`` to the audit chain; returns its sequence number."""
+        return self.audit.append(event, actor).seq
+
+    @contextmanager
+    def _audited(
+        self, actor: Actor | None, operation: str, purpose: str | None, ids: Sequence[str]
+    ) -> Iterator[None]:
+        """Record a refusal (any facegate error) before it propagates, once per error."""
+        try:
+            yield
+        except FacegateError as exc:
+            if getattr(exc, "audit_seq", None) is None:
+                event = AuditEvent(operation, purpose, ids, f"refused: {type(exc).__name__}")
+                exc.audit_seq = self.record(event, actor)  # type: ignore[attr-defined]
+            raise
+
     # purposes, subjects, consents
 
     def add_purpose(self, name: str, description: str = "") -> Purpose:
-        if not _PURPOSE_NAME.match(name):
-            raise ConfigError(
-                f"bad purpose name {name!r}: use 1-64 lower-case letters, digits, '_', '.', '-'"
+        """The purpose ``name``, created with the default policy (explicit consent) if new."""
+        return self.store.add_purpose(check_purpose_name(name), description)
+
+    def define_purpose(self, purpose: Purpose, actor: Actor | None = None) -> Purpose:
+        """Create or update a purpose and its policy (retention, legal basis, scopes...)."""
+        check_purpose_name(purpose.name)
+        with self._audited(actor, "purpose.define", purpose.name, ()):
+            saved = self.store.define_purpose(purpose)
+            basis = "consent" if saved.consent_required else f"no consent: {saved.legal_basis}"
+            days = saved.retention_days
+            self.record(
+                AuditEvent("purpose.define", saved.name, (), f"{basis}; retention {days} d"), actor
             )
-        return self.store.add_purpose(name, description)
+        if purpose.name in self._loaded:
+            self._load(purpose.name, force=True)
+        return saved
+
+    def purposes(self) -> list[Purpose]:
+        return self.store.list_purposes()
 
     def create_subject(self, display_name: str, external_id: str | None = None) -> Subject:
         if not display_name.strip():
@@ -210,38 +282,112 @@ class Gallery:
         self,
         subject_id: str,
         purpose: str,
-        evidence: str,
+        evidence: str = "",
         expires_at: datetime | None = None,
+        *,
+        text: str | None = None,
+        text_version: str | None = None,
+        method: str | None = None,
+        actor: Actor | None = None,
     ) -> Consent:
-        """Record consent; the subject's templates join that purpose's search at once."""
-        with self._write:
-            consent = self.store.grant_consent(subject_id, purpose, evidence, expires_at)
-            if purpose in self._loaded:
+        """Record an explicit consent with its evidence; the subject's templates for that
+        purpose join its search at once.
+
+        ``text`` is the exact text shown to the person, ``text_version`` its version, ``method``
+        how it was given (``signed-form``, ``app-checkbox``...); ``evidence`` any further
+        reference. At least one of ``text`` and ``evidence`` is required.
+        """
+        with self._audited(actor, "consent.grant", purpose, (subject_id,)):
+            if not (text or "").strip() and not evidence.strip():
+                raise StoreError("consent needs evidence: the text shown, or a reference to it")
+            who = actor or Actor()
+            proof = ConsentEvidence(evidence, text, text_version, method, who.key_id)
+            with self._write:
+                consent = self.store.grant_consent(subject_id, purpose, proof, expires_at)
                 subject = self.store.get_subject(subject_id)
-                self._index.remove(purpose, subject.row)
-                vectors = self.store.subject_vectors(subject_id, self.engine.pack_id)
-                if len(vectors):
-                    self._index.add(purpose, subject.row, vectors)
+                self._reindex_subject(subject)
+            until = f" until {expires_at.isoformat()}" if expires_at else ""
+            self.record(
+                AuditEvent("consent.grant", purpose, (subject_id,), f"granted{until}"), actor
+            )
         return consent
 
-    def revoke_consent(self, subject_id: str, purpose: str) -> bool:
+    def revoke_consent(self, subject_id: str, purpose: str, actor: Actor | None = None) -> bool:
         """Revoke; the subject leaves that purpose's search at once. False if none was active."""
-        with self._write:
-            subject = self.store.get_subject(subject_id)
-            self.store.get_purpose(purpose)
-            changed = self.store.revoke_consent(subject_id, purpose)
-            self._index.remove(purpose, subject.row)
+        with self._audited(actor, "consent.revoke", purpose, (subject_id,)):
+            with self._write:
+                subject = self.store.get_subject(subject_id)
+                self.store.get_purpose(purpose)
+                changed = self.store.revoke_consent(subject_id, purpose)
+                self._index.remove(purpose, subject.row)
+            decision = "revoked" if changed else "none active"
+            self.record(AuditEvent("consent.revoke", purpose, (subject_id,), decision), actor)
         return changed
 
-    def erase(self, subject_id: str) -> None:
+    def erase(self, subject_id: str, actor: Actor | None = None) -> None:
         """Delete the subject, its consents, templates and data key (crypto-shredding)."""
-        with self._write:
-            subject = self.store.get_subject(subject_id)
-            self.store.erase_subject(subject_id)
-            self._index.remove_everywhere(subject.row)
+        with self._audited(actor, "erase", None, (subject_id,)):
+            with self._write:
+                subject = self.store.get_subject(subject_id)
+                self.store.erase_subject(subject_id)
+                self._index.remove_everywhere(subject.row)
+            self.record(AuditEvent("erase", None, (subject_id,), "subject erased"), actor)
+
+    def erase_template(self, template_id: int, actor: Actor | None = None) -> TemplateInfo:
+        """Delete one template; the subject stays, its other templates too."""
+        with self._audited(actor, "erase.template", None, ()):
+            with self._write:
+                info = self.store.erase_template(template_id)
+                self._reindex_subject(self.store.get_subject(info.subject_id))
+            event = AuditEvent(
+                "erase.template", info.purpose, (info.subject_id,), f"template {template_id}"
+            )
+            self.record(event, actor)
+        return info
+
+    def erase_purpose(self, purpose: str, actor: Actor | None = None) -> PurposeErasure:
+        """Delete everything held for one purpose (see :meth:`SqlStore.erase_purpose`)."""
+        with self._audited(actor, "erase.purpose", purpose, ()):
+            with self._write:
+                done = self.store.erase_purpose(purpose)
+                self._loaded.discard(purpose)
+                self._index.load(purpose, [])
+                self._reload_loaded()
+            decision = (
+                f"{done.templates} templates, {done.consents} consents, "
+                f"{len(done.erased_subjects)} subjects erased"
+            )
+            self.record(
+                AuditEvent("erase.purpose", purpose, done.affected_subjects, decision), actor
+            )
+        return done
+
+    def sweep(
+        self,
+        now: datetime | None = None,
+        pending_grace: timedelta = timedelta(days=1),
+        actor: Actor | None = None,
+    ) -> SweepResult:
+        """Apply retention: see :meth:`facegate.store.lifecycle.LifecycleQueries.sweep`."""
+        when = now or _now(self.store)
+        with self._audited(actor, "retention.sweep", None, ()):
+            with self._write:
+                done = self.store.sweep(when, pending_grace)
+                if done.templates or done.erased_subjects:
+                    self._reload_loaded()
+            decision = (
+                f"{done.templates_past_retention} past retention, "
+                f"{done.templates_without_consent} without consent, "
+                f"{len(done.erased_subjects)} subjects erased"
+            )
+            ids = sorted(set(done.affected_subjects) | set(done.erased_subjects))
+            self.record(AuditEvent("retention.sweep", None, ids, decision), actor)
+        return done
 
     def _require_consent(self, subject: Subject, purpose: str) -> None:
-        self.store.get_purpose(purpose)
+        policy = self.store.get_purpose(purpose)
+        if not policy.consent_required:
+            return
         if subject.row not in self.store.active_rows(purpose, [subject.row]):
             raise ConsentRequiredError(
                 f"subject {subject.id} has no active consent for purpose {purpose!r}"
@@ -256,28 +402,35 @@ class Gallery:
         purpose: str,
         *,
         skip_failures: bool = False,
+        actor: Actor | None = None,
     ) -> EnrollResult:
         """Add one template per image; each image must hold exactly one usable face.
 
         All-or-nothing by default: if any image fails, :class:`EnrollmentError` lists every
         failure and nothing is stored. With ``skip_failures`` the good images are stored and
-        the failures reported in the result. Images already enrolled (same SHA-256) are skipped.
+        the failures reported in the result. Images already enrolled for this purpose (same
+        SHA-256) are skipped. Templates are bound to ``purpose``: only its searches use them.
         """
-        subject = self.store.get_subject(subject_id)
-        self._require_consent(subject, purpose)
-        self._load(purpose)
-        new, failures = self._analyze_for_enrollment(images)
-        if failures and not skip_failures:
-            detail = "; ".join(str(err) for _, err in failures)
-            raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
-        warnings = self._duplicate_warnings(subject, purpose, new)
-        with self._write:
+        with self._audited(actor, "enroll", purpose, (subject_id,)):
+            subject = self.store.get_subject(subject_id)
             self._require_consent(subject, purpose)
-            added = self.store.add_templates(subject.id, [t for _, t in new])
-            if added:
-                self._index_new_templates(subject, new, {t.image_sha256 for t in added})
-        added_sha = {t.image_sha256 for t in added}
-        skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
+            self._load(purpose)
+            new, failures = self._analyze_for_enrollment(images)
+            if failures and not skip_failures:
+                detail = "; ".join(str(err) for _, err in failures)
+                raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
+            warnings = self._duplicate_warnings(subject, purpose, new)
+            with self._write:
+                self._require_consent(subject, purpose)
+                added = self.store.add_templates(subject.id, [t for _, t in new], purpose)
+                if added:
+                    self._index_new_templates(
+                        subject, purpose, new, {t.image_sha256 for t in added}
+                    )
+            added_sha = {t.image_sha256 for t in added}
+            skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
+            decision = f"added {len(added)}, skipped {len(skipped)}, failed {len(failures)}"
+            self.record(AuditEvent("enroll", purpose, (subject.id,), decision), actor)
         log.info("enrolled subject %s: %d templates added", subject.id, len(added))
         return EnrollResult(subject, purpose, added, skipped, failures, warnings)
 
@@ -329,12 +482,17 @@ class Gallery:
         return warnings
 
     def _index_new_templates(
-        self, subject: Subject, new: list[tuple[SourceImage, NewTemplate]], added: set[str]
+        self,
+        subject: Subject,
+        purpose: str,
+        new: list[tuple[SourceImage, NewTemplate]],
+        added: set[str],
     ) -> None:
         vectors = np.stack([t.vector for _, t in new if t.image_sha256 in added])
-        for purpose in self._loaded:
-            if subject.row in self.store.active_rows(purpose, [subject.row]):
-                self._index.add(purpose, subject.row, vectors)
+        if purpose in self._loaded and subject.row in self.store.active_rows(
+            purpose, [subject.row]
+        ):
+            self._index.add(purpose, subject.row, vectors)
 
     # search
 
@@ -345,11 +503,34 @@ class Gallery:
         top_k: int = 5,
         *,
         operating_point: str | None = None,
+        actor: Actor | None = None,
     ) -> IdentifyResult:
         """Who is each face in ``image``, among the subjects consented for ``purpose``?"""
+        with self._audited(actor, "identify", purpose, ()):
+            self.store.get_purpose(purpose)
+            found = self._identify(self.engine.analyze(image), purpose, top_k, operating_point)
+            known = [f.match.subject.id for f in found.faces if f.match is not None]
+            tops = [f.candidates[0].similarity for f in found.faces if f.candidates]
+            decision = f"{len(known)} known, {len(found.faces) - len(known)} unknown"
+            event = AuditEvent("identify", purpose, known, decision, max(tops, default=None))
+            self.record(event, actor)
+        return found
+
+    def identify_faces(
+        self, result: DetectResult, purpose: str, operating_point: str | None = None
+    ) -> IdentifyResult:
+        """Identification of already analysed faces, *without* an audit record.
+
+        For callers that record one summary record for many searches themselves (video
+        redaction records one ``redact`` record per file).
+        """
+        return self._identify(result, purpose, 1, operating_point)
+
+    def _identify(
+        self, result: DetectResult, purpose: str, top_k: int, operating_point: str | None
+    ) -> IdentifyResult:
         self.store.get_purpose(purpose)
         self._load(purpose)
-        result = self.engine.analyze(image)
         faces = [f for f in result.faces if f.embedding is not None]
         gallery_size = self._index.subjects(purpose)
         point = self.engine.calibration.operating_point(
@@ -386,19 +567,27 @@ class Gallery:
         purpose: str,
         *,
         operating_point: str | None = None,
+        actor: Actor | None = None,
     ) -> SubjectVerifyResult:
         """Is the largest face in ``image`` the enrolled subject (1:1, within ``purpose``)?"""
-        subject = self.store.get_subject(subject_id)
-        self._require_consent(subject, purpose)
-        vectors = self.store.subject_vectors(subject.id, self.engine.pack_id)
-        if not len(vectors):
-            raise StoreError(f"subject {subject.id} has no templates of pack {self.engine.pack_id}")
-        face = _largest_embedded_face(self.engine.analyze(image).faces)
-        similarity = float(np.max(vectors @ _embedding_of(face)[0]))
-        point = self.engine.calibration.operating_point(
-            operating_point or self.config.verify_operating_point
-        )
-        return SubjectVerifyResult(subject, similarity >= point.threshold, similarity, point, face)
+        with self._audited(actor, "verify", purpose, (subject_id,)):
+            subject = self.store.get_subject(subject_id)
+            self._require_consent(subject, purpose)
+            pack = self.engine.pack_id
+            vectors = self.store.subject_vectors(subject.id, pack, purpose)
+            if not len(vectors):
+                raise StoreError(
+                    f"subject {subject.id} has no templates of pack {pack} for {purpose!r}"
+                )
+            face = _largest_embedded_face(self.engine.analyze(image).faces)
+            similarity = float(np.max(vectors @ _embedding_of(face)[0]))
+            point = self.engine.calibration.operating_point(
+                operating_point or self.config.verify_operating_point
+            )
+            match = similarity >= point.threshold
+            decision = f"{'match' if match else 'no match'} at {point.name}"
+            self.record(AuditEvent("verify", purpose, (subject.id,), decision, similarity), actor)
+        return SubjectVerifyResult(subject, match, similarity, point, face)
 
 
 def _largest_embedded_face(faces: list[Face]) -> Face:
@@ -414,6 +603,11 @@ def _embedding_of(face: Face) -> tuple[FloatArray, str]:
     if not np.isfinite(face.embedding.vector).all():
         raise FaceError("the engine returned a non-finite embedding for a face")
     return face.embedding.vector, face.embedding.pack
+
+
+def _now(store: Store) -> datetime:
+    clock = getattr(store, "clock", None)
+    return clock() if callable(clock) else datetime.now().astimezone()
 
 
 def _default_engine(home: Path, limits: ImageLimits | None) -> Callable[[], FaceAnalyzer]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 import numpy as np
@@ -33,9 +33,26 @@ class Subject:
 
 @dataclass(frozen=True, slots=True)
 class Purpose:
+    """A purpose and its policy: legal basis, template retention, images, alternative, scopes.
+
+    ``consent_required`` is false only for a purpose whose ``legal_basis`` is not consent and
+    whose ``legal_basis_reference`` names the law that allows it; reports show such purposes.
+    ``scopes`` lists the API-key scopes that may act for the purpose (empty: any scope).
+    """
+
     name: str
     description: str
     created_at: datetime
+    legal_basis: str = "explicit-consent"
+    legal_basis_reference: str = ""
+    consent_required: bool = True
+    retention_days: int | None = None
+    keep_images: bool = False
+    non_face_alternative: bool = True
+    scopes: tuple[str, ...] = ()
+
+    def allows_scope(self, scope: str) -> bool:
+        return not self.scopes or scope in self.scopes or "admin" in self.scopes
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,10 @@ class Consent:
     granted_at: datetime
     expires_at: datetime | None
     revoked_at: datetime | None
+    text: str | None = None
+    text_version: str | None = None
+    method: str | None = None
+    recorded_by: str | None = None
 
     def active_at(self, now: datetime) -> bool:
         return self.revoked_at is None and (self.expires_at is None or self.expires_at > now)
@@ -62,6 +83,43 @@ class TemplateInfo:
     quality: float | None
     image_sha256: str
     created_at: datetime
+    purpose: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentEvidence:
+    """How a consent was given: the exact text shown, its version, the method, the recorder."""
+
+    evidence: str = ""
+    text: str | None = None
+    text_version: str | None = None
+    method: str | None = None
+    recorded_by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What a retention sweep deleted: templates by reason, and subjects erased whole."""
+
+    templates_past_retention: int = 0
+    templates_without_consent: int = 0
+    erased_subjects: tuple[str, ...] = ()
+    affected_subjects: tuple[str, ...] = ()
+
+    @property
+    def templates(self) -> int:
+        return self.templates_past_retention + self.templates_without_consent
+
+
+@dataclass(frozen=True, slots=True)
+class PurposeErasure:
+    """What erasing a purpose deleted."""
+
+    purpose: str
+    templates: int
+    consents: int
+    erased_subjects: tuple[str, ...]
+    affected_subjects: tuple[str, ...]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -81,6 +139,8 @@ class Store(Protocol):
 
     def add_purpose(self, name: str, description: str = "") -> Purpose: ...
 
+    def define_purpose(self, purpose: Purpose) -> Purpose: ...
+
     def get_purpose(self, name: str) -> Purpose: ...
 
     def list_purposes(self) -> list[Purpose]: ...
@@ -96,7 +156,11 @@ class Store(Protocol):
     def subjects_by_row(self, rows: Sequence[int]) -> dict[int, Subject]: ...
 
     def grant_consent(
-        self, subject_id: str, purpose: str, evidence: str, expires_at: datetime | None = None
+        self,
+        subject_id: str,
+        purpose: str,
+        evidence: str | ConsentEvidence,
+        expires_at: datetime | None = None,
     ) -> Consent: ...
 
     def revoke_consent(self, subject_id: str, purpose: str) -> bool: ...
@@ -106,15 +170,25 @@ class Store(Protocol):
     def active_rows(self, purpose: str, rows: Sequence[int] | None = None) -> set[int]: ...
 
     def add_templates(
-        self, subject_id: str, templates: Sequence[NewTemplate]
+        self, subject_id: str, templates: Sequence[NewTemplate], purpose: str | None = None
     ) -> list[TemplateInfo]: ...
 
     def templates(self, subject_id: str) -> list[TemplateInfo]: ...
 
-    def subject_vectors(self, subject_id: str, pack: str) -> FloatArray: ...
+    def subject_vectors(
+        self, subject_id: str, pack: str, purpose: str | None = None
+    ) -> FloatArray: ...
 
     def iter_purpose_vectors(
         self, purpose: str, pack: str, batch: int = 4096
     ) -> Iterator[tuple[IntArray, FloatArray]]: ...
 
     def erase_subject(self, subject_id: str) -> None: ...
+
+    def erase_template(self, template_id: int) -> TemplateInfo: ...
+
+    def erase_purpose(self, purpose: str) -> PurposeErasure: ...
+
+    def sweep(self, now: datetime, pending_grace: timedelta) -> SweepResult: ...
+
+    def purpose_counts(self) -> dict[str, tuple[int, int]]: ...

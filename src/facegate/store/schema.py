@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     DateTime,
     Dialect,
     Float,
@@ -98,11 +99,30 @@ class DataKeyRow(Base):
 
 
 class PurposeRow(Base):
+    """A purpose and its policy (see :class:`facegate.privacy.purposes.PurposePolicy`)."""
+
     __tablename__ = "purposes"
 
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     description: Mapped[str] = mapped_column(Text, nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    legal_basis: Mapped[str] = mapped_column(
+        String(64), nullable=False, default="explicit-consent", server_default="explicit-consent"
+    )
+    legal_basis_reference: Mapped[str] = mapped_column(
+        Text, nullable=False, default="", server_default=""
+    )
+    consent_required: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default="1"
+    )
+    retention_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    keep_images: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="0"
+    )
+    non_face_alternative: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=True, server_default="1"
+    )
+    scopes: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
 
 
 class ConsentRow(Base):
@@ -123,12 +143,20 @@ class ConsentRow(Base):
     granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_version: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    method: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    recorded_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class TemplateRow(Base):
+    """A sealed template; ``purpose`` is the purpose it was enrolled for (NULL before 0003)."""
+
     __tablename__ = "templates"
     __table_args__ = (
-        UniqueConstraint("subject_row", "pack", "image_sha256"),
+        UniqueConstraint(
+            "subject_row", "pack", "image_sha256", "purpose", name="uq_templates_subject_pack_sha"
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -142,6 +170,7 @@ class TemplateRow(Base):
     quality: Mapped[float | None] = mapped_column(Float, nullable=True)
     image_sha256: Mapped[str] = mapped_column(String(64), nullable=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
 
 
 class ApiKeyRow(Base):
@@ -161,8 +190,9 @@ class ApiKeyRow(Base):
 class RequestLogRow(Base):
     """One biometric operation served over HTTP: who, which key, purpose, subject ids, outcome.
 
-    A plain log, not yet the tamper-evident audit chain; it never holds images, embeddings or
-    names, only ids.
+    The plain log written before revision 0003; no longer written (the tamper-evident chain in
+    :class:`AuditRow` replaced it) and kept only so that older records are not lost. Erasing a
+    subject deletes the rows that name it.
     """
 
     __tablename__ = "request_log"
@@ -177,3 +207,25 @@ class RequestLogRow(Base):
     subject_ids: Mapped[str] = mapped_column(Text, nullable=False, default="")
     decision: Mapped[str] = mapped_column(String(64), nullable=False)
     status: Mapped[int] = mapped_column(Integer, nullable=False)
+
+
+class AuditRow(Base):
+    """One link of the audit chain (see :mod:`facegate.privacy.audit`).
+
+    ``at`` is the exact ISO-8601 text the MAC covers; ``subject_refs`` are keyed pseudonyms of
+    subject ids, space-separated. Never images, embeddings or names.
+    """
+
+    __tablename__ = "audit_chain"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    key_id: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    request_id: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    operation: Mapped[str] = mapped_column(String(32), nullable=False)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    subject_refs: Mapped[str] = mapped_column(Text, nullable=False, default="")
+    decision: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    score_band: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    prev_mac: Mapped[str] = mapped_column(String(64), nullable=False)
+    mac: Mapped[str] = mapped_column(String(64), nullable=False)

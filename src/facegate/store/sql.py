@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, delete, event, exists, or_, select, update
+from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -27,8 +27,10 @@ from facegate.errors import (
     SubjectNotFoundError,
 )
 from facegate.store import crypto, migrate
+from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
 from facegate.store.protocol import (
     Consent,
+    ConsentEvidence,
     IntArray,
     NewTemplate,
     Purpose,
@@ -80,40 +82,80 @@ def _active(now: datetime) -> Any:
     )
 
 
+def _usable_for(purpose: str) -> Any:
+    """Templates enrolled for ``purpose``, or before templates were bound to one (NULL)."""
+    return or_(TemplateRow.purpose == purpose, TemplateRow.purpose.is_(None))
+
+
 def _subject(row: SubjectRow) -> Subject:
     return Subject(row.id, row.row, row.display_name, row.external_id, row.created_at)
 
 
 def _consent(subject_id: str, row: ConsentRow) -> Consent:
     return Consent(
-        subject_id, row.purpose, row.evidence, row.granted_at, row.expires_at, row.revoked_at
+        subject_id,
+        row.purpose,
+        row.evidence,
+        row.granted_at,
+        row.expires_at,
+        row.revoked_at,
+        row.text,
+        row.text_version,
+        row.method,
+        row.recorded_by,
     )
 
 
 def _template(subject_id: str, row: TemplateRow) -> TemplateInfo:
     return TemplateInfo(
-        row.id, subject_id, row.pack, row.dim, row.quality, row.image_sha256, row.created_at
+        row.id,
+        subject_id,
+        row.pack,
+        row.dim,
+        row.quality,
+        row.image_sha256,
+        row.created_at,
+        row.purpose,
     )
 
 
-class SqlStore:
-    """A :class:`facegate.store.protocol.Store` on any SQLAlchemy engine."""
+class SqlStore(LifecycleQueries):
+    """A :class:`facegate.store.protocol.Store` on any SQLAlchemy engine.
 
-    def __init__(self, engine: Engine, master_key: crypto.MasterKey) -> None:
+    ``clock`` gives "now" for every timestamp and consent check (tests pass a fake one).
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        master_key: crypto.MasterKey,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self._engine = engine
         self._master = master_key
+        self._clock = clock
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         migrate.upgrade(engine)
         self._check_master_key()
 
     @classmethod
-    def open_sqlite(cls, home: Path, master_key: crypto.MasterKey) -> SqlStore:
+    def open_sqlite(
+        cls, home: Path, master_key: crypto.MasterKey, clock: Callable[[], datetime] = utcnow
+    ) -> SqlStore:
         home.mkdir(parents=True, exist_ok=True)
-        return cls(sqlite_engine(home / DB_FILE_NAME), master_key)
+        return cls(sqlite_engine(home / DB_FILE_NAME), master_key, clock)
 
     @property
     def engine(self) -> Engine:
         return self._engine
+
+    @property
+    def master_key(self) -> crypto.MasterKey:
+        return self._master
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        return self._clock
 
     def close(self) -> None:
         self._engine.dispose()
@@ -132,21 +174,22 @@ class SqlStore:
         with self._sessions.begin() as s:
             row = s.get(PurposeRow, name)
             if row is None:
-                row = PurposeRow(name=name, description=description, created_at=utcnow())
+                row = PurposeRow(name=name, description=description, created_at=self._clock())
                 s.add(row)
-            return Purpose(row.name, row.description, row.created_at)
+                s.flush()
+            return purpose_value(row)
 
     def get_purpose(self, name: str) -> Purpose:
         with self._sessions() as s:
             row = s.get(PurposeRow, name)
             if row is None:
                 raise PurposeNotFoundError(f"no purpose named {name!r}")
-            return Purpose(row.name, row.description, row.created_at)
+            return purpose_value(row)
 
     def list_purposes(self) -> list[Purpose]:
         with self._sessions() as s:
             rows = s.scalars(select(PurposeRow).order_by(PurposeRow.name))
-            return [Purpose(r.name, r.description, r.created_at) for r in rows]
+            return [purpose_value(r) for r in rows]
 
     # subjects
 
@@ -158,7 +201,7 @@ class SqlStore:
                     id=subject_id,
                     external_id=external_id,
                     display_name=display_name,
-                    created_at=utcnow(),
+                    created_at=self._clock(),
                 )
                 s.add(row)
                 s.flush()
@@ -168,7 +211,7 @@ class SqlStore:
                         subject_row=row.row,
                         wrapped=wrapped,
                         master_fingerprint=self._master.fingerprint,
-                        created_at=utcnow(),
+                        created_at=self._clock(),
                     )
                 )
         except IntegrityError as exc:
@@ -204,7 +247,7 @@ class SqlStore:
             consented = exists().where(
                 (ConsentRow.subject_row == SubjectRow.row)
                 & (ConsentRow.purpose == purpose)
-                & _active(utcnow())
+                & _active(self._clock())
             )
             query = query.where(consented)
         with self._sessions() as s:
@@ -220,9 +263,14 @@ class SqlStore:
     # consents
 
     def grant_consent(
-        self, subject_id: str, purpose: str, evidence: str, expires_at: datetime | None = None
+        self,
+        subject_id: str,
+        purpose: str,
+        evidence: str | ConsentEvidence,
+        expires_at: datetime | None = None,
     ) -> Consent:
-        now = utcnow()
+        now = self._clock()
+        proof = evidence if isinstance(evidence, ConsentEvidence) else ConsentEvidence(evidence)
         with self._sessions.begin() as s:
             subject = self._subject_row(s, subject_id)
             if s.get(PurposeRow, purpose) is None:
@@ -239,16 +287,20 @@ class SqlStore:
             row = ConsentRow(
                 subject_row=subject.row,
                 purpose=purpose,
-                evidence=evidence,
+                evidence=proof.evidence,
                 granted_at=now,
                 expires_at=expires_at,
+                text=proof.text,
+                text_version=proof.text_version,
+                method=proof.method,
+                recorded_by=proof.recorded_by,
             )
             s.add(row)
         log.info("consent granted: subject %s purpose %s", subject_id, purpose)
         return _consent(subject_id, row)
 
     def revoke_consent(self, subject_id: str, purpose: str) -> bool:
-        now = utcnow()
+        now = self._clock()
         with self._sessions.begin() as s:
             subject = self._subject_row(s, subject_id)
             result = s.execute(
@@ -274,13 +326,24 @@ class SqlStore:
             )
             return [_consent(subject_id, r) for r in rows]
 
+    def _consent_required(self, s: Session, purpose: str) -> bool:
+        row = s.get(PurposeRow, purpose)
+        return row is None or bool(row.consent_required)
+
     def active_rows(self, purpose: str, rows: Sequence[int] | None = None) -> set[int]:
-        query = select(ConsentRow.subject_row).where(
-            (ConsentRow.purpose == purpose) & _active(utcnow())
-        )
-        if rows is not None:
-            query = query.where(ConsentRow.subject_row.in_(list(rows)))
+        """Subjects that ``purpose`` may use now: an active consent, or (for a purpose whose
+        legal basis is not consent) templates enrolled for it."""
         with self._sessions() as s:
+            if self._consent_required(s, purpose):
+                query = select(ConsentRow.subject_row).where(
+                    (ConsentRow.purpose == purpose) & _active(self._clock())
+                )
+                column = ConsentRow.subject_row
+            else:
+                query = select(TemplateRow.subject_row).where(TemplateRow.purpose == purpose)
+                column = TemplateRow.subject_row
+            if rows is not None:
+                query = query.where(column.in_(list(rows)))
             return set(s.scalars(query))
 
     # templates
@@ -292,16 +355,21 @@ class SqlStore:
         return self._master.unwrap(subject.id, key_row.wrapped)
 
     def add_templates(
-        self, subject_id: str, templates: Sequence[NewTemplate]
+        self, subject_id: str, templates: Sequence[NewTemplate], purpose: str | None = None
     ) -> list[TemplateInfo]:
-        """Seal and store ``templates`` in one transaction; ones already stored are skipped."""
-        now = utcnow()
+        """Seal and store ``templates`` for ``purpose`` in one transaction.
+
+        A template already stored for the subject, pack, image and purpose is skipped.
+        """
+        now = self._clock()
         with self._sessions.begin() as s:
             subject = self._subject_row(s, subject_id)
             dek = self._data_key(s, subject)
             existing = s.execute(
                 select(TemplateRow.pack, TemplateRow.image_sha256).where(
-                    TemplateRow.subject_row == subject.row
+                    (TemplateRow.subject_row == subject.row) & (TemplateRow.purpose == purpose)
+                    if purpose is not None
+                    else (TemplateRow.subject_row == subject.row) & TemplateRow.purpose.is_(None)
                 )
             )
             seen = {(pack, sha) for pack, sha in existing}
@@ -320,6 +388,7 @@ class SqlStore:
                         quality=t.quality,
                         image_sha256=t.image_sha256,
                         created_at=now,
+                        purpose=purpose,
                     )
                 )
             s.add_all(rows)
@@ -336,14 +405,16 @@ class SqlStore:
             )
             return [_template(subject_id, r) for r in rows]
 
-    def subject_vectors(self, subject_id: str, pack: str) -> FloatArray:
+    def subject_vectors(self, subject_id: str, pack: str, purpose: str | None = None) -> FloatArray:
+        """The subject's decrypted templates of ``pack`` (usable for ``purpose``, if given)."""
         with self._sessions() as s:
             subject = self._subject_row(s, subject_id)
             dek = self._data_key(s, subject)
+            where = (TemplateRow.subject_row == subject.row) & (TemplateRow.pack == pack)
+            if purpose is not None:
+                where = where & _usable_for(purpose)
             sealed = s.scalars(
-                select(TemplateRow.sealed)
-                .where((TemplateRow.subject_row == subject.row) & (TemplateRow.pack == pack))
-                .order_by(TemplateRow.id)
+                select(TemplateRow.sealed).where(where).order_by(TemplateRow.id)
             ).all()
             vectors = [crypto.open_vector(dek, subject_id, pack, blob) for blob in sealed]
         if not vectors:
@@ -354,16 +425,19 @@ class SqlStore:
         self, purpose: str, pack: str, batch: int = 4096
     ) -> Iterator[tuple[IntArray, FloatArray]]:
         """Decrypted ``(subject rows, vectors)`` of every subject consented for ``purpose``."""
-        consented = exists().where(
+        consented: Any = exists().where(
             (ConsentRow.subject_row == TemplateRow.subject_row)
             & (ConsentRow.purpose == purpose)
-            & _active(utcnow())
+            & _active(self._clock())
         )
+        with self._sessions() as s:
+            if not self._consent_required(s, purpose):
+                consented = TemplateRow.purpose == purpose
         query = (
             select(TemplateRow.subject_row, SubjectRow.id, DataKeyRow.wrapped, TemplateRow.sealed)
             .join(SubjectRow, SubjectRow.row == TemplateRow.subject_row)
             .join(DataKeyRow, DataKeyRow.subject_row == TemplateRow.subject_row)
-            .where((TemplateRow.pack == pack) & consented)
+            .where((TemplateRow.pack == pack) & consented & _usable_for(purpose))
             .order_by(TemplateRow.subject_row, TemplateRow.id)
         )
         with self._sessions() as s:
@@ -388,10 +462,6 @@ class SqlStore:
         """Delete the subject's templates, consents, data key and record; shred the WAL."""
         with self._sessions.begin() as s:
             subject = self._subject_row(s, subject_id)
-            for table in (TemplateRow, ConsentRow, DataKeyRow):
-                s.execute(delete(table).where(table.subject_row == subject.row))
-            s.execute(delete(SubjectRow).where(SubjectRow.row == subject.row))
-        if self._engine.dialect.name == "sqlite":
-            with self._engine.connect() as conn:
-                conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._delete_subject(s, subject)
+        shred_wal(self._engine)
         log.info("erased subject %s", subject_id)
