@@ -44,7 +44,8 @@ DIM = 128
 def real_vectors(cache: Path, lfw: Path, people: int) -> np.ndarray:
     if cache.exists():
         vectors: np.ndarray = np.load(cache)["vectors"].astype(np.float32)
-        return vectors[np.isfinite(vectors).all(axis=1)]  # rows for images without a face
+        found: np.ndarray = vectors[np.isfinite(vectors).all(axis=1)]  # NaN: no face found
+        return found
     from facegate.pipeline.engine import FaceEngine
 
     engine = FaceEngine()
@@ -141,19 +142,20 @@ def bench_size(n: int, real: np.ndarray, args: argparse.Namespace) -> dict[str, 
     del flat
     if n > args.max_hnsw:
         return out
-    params = IndexParams(0, args.hnsw_m, args.ef_search, args.ef_construction)
+    params = IndexParams(0, args.hnsw_m, args.ef_search[0], args.ef_construction)
     hnsw, hnsw_build = build(vectors, params)
     out["hnsw"] = {
         "M": args.hnsw_m,
-        "ef_search": args.ef_search,
         "ef_construction": args.ef_construction,
         "build_s": round(hnsw_build, 1),
         "bytes_per_template": round(hnsw.memory_bytes() / n, 1),
     }
-    for kind, p in probes.items():
-        top1, ms = timed_searches(hnsw, p, args.threads)
-        recall = float(np.mean(np.array(top1) == np.array(exact[kind][0])))
-        out["hnsw"][kind] = {**latency(ms), "recall_at_1": round(recall, 4)}
+    for ef in args.ef_search:
+        hnsw.ef_search = ef
+        for kind, p in probes.items():
+            top1, ms = timed_searches(hnsw, p, args.threads)
+            recall = float(np.mean(np.array(top1) == np.array(exact[kind][0])))
+            out["hnsw"][f"{kind}_ef{ef}"] = {**latency(ms), "recall_at_1": round(recall, 4)}
     print(f"n={n} hnsw: {out['hnsw']}", flush=True)
     return out
 
@@ -231,7 +233,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--mate-similarity", type=float, default=0.95)
     parser.add_argument("--hnsw-m", type=int, default=32)
-    parser.add_argument("--ef-search", type=int, default=128)
+    parser.add_argument("--ef-search", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--max-hnsw", type=int, default=1_000_000, help="skip HNSW above this")
     parser.add_argument("--enroll-subjects", type=int, default=2000)

@@ -94,6 +94,7 @@ class PurposeIndex:
     def __init__(self, dim: int, params: IndexParams) -> None:
         self.dim = dim
         self._params = params
+        self.ef_search = params.hnsw_ef_search  # HNSW search breadth; may be tuned at run time
         self._index: faiss.Index = faiss.IndexFlatIP(dim)
         self._labels = np.empty(0, dtype=np.int64)
         self._alive = np.empty(0, dtype=bool)
@@ -211,7 +212,7 @@ class PurposeIndex:
     def _search_k(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
         if self.is_hnsw:
             params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
-            params.efSearch = max(self._params.hnsw_ef_search, k)
+            params.efSearch = max(self.ef_search, k)
             scores, positions = self._index.search(queries, k, params=params)
         else:
             scores, positions = self._index.search(queries, k)
