@@ -93,7 +93,10 @@ class GalleryConfig(BaseModel):
     )
     hnsw_m: int = Field(32, ge=4, le=128, title="HNSW links per node (M)")
     hnsw_ef_search: int = Field(
-        128, ge=1, title="HNSW efSearch", description="Search breadth; higher is slower, surer."
+        256,
+        ge=1,
+        title="HNSW efSearch",
+        description="Search breadth; higher is slower, surer (see docs/BENCHMARKS.md).",
     )
     hnsw_ef_construction: int = Field(80, ge=1, title="HNSW efConstruction")
     operating_point: str = Field(

@@ -29,7 +29,7 @@ _DEAD_FRACTION_REBUILD = 0.2
 class IndexParams:
     hnsw_min_size: int = 1_000_000
     hnsw_m: int = 32
-    hnsw_ef_search: int = 128
+    hnsw_ef_search: int = 256
     hnsw_ef_construction: int = 80
 
 
