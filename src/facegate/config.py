@@ -45,10 +45,11 @@ class EngineConfig(BaseModel):
 
     pack: str = Field("dlib", title="Model pack", description="Which model pack to use.")
     runtime: Literal["onnx", "dlib"] = Field(
-        "dlib",
+        "onnx",
         title="Inference runtime",
-        description="'dlib' runs dlib's own C++ networks (the reference); 'onnx' runs the "
-        "converted networks on ONNX Runtime.",
+        description="'onnx' runs dlib's networks converted to ONNX on ONNX Runtime (the "
+        "default: same results, about 10x faster); 'dlib' runs dlib's own C++ runtime, the "
+        "reference.",
     )
     detector: Literal["hog", "cnn"] = Field(
         "hog", title="Face detector", description="dlib's HOG detector or its CNN (MMOD) detector."
