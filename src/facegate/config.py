@@ -165,6 +165,29 @@ class ServerConfig(BaseModel):
     audit_page_size: int = Field(100, ge=1, le=1000, title="Audit records per page (maximum)")
 
 
+class PrivacyConfig(BaseModel):
+    """Retention sweeps and purpose policies (see docs/COMPLIANCE.md)."""
+
+    sweep_interval_s: float = Field(
+        3600.0,
+        ge=0,
+        title="Retention sweep interval (seconds)",
+        description="How often the server deletes templates past their purpose's retention or "
+        "consent; 0 turns the in-server sweeper off (run 'facegate privacy sweep' instead).",
+    )
+    pending_subject_days: float = Field(
+        1.0,
+        ge=0,
+        title="Grace for subjects without consent (days)",
+        description="A subject created without any consent is erased by the sweeper after this.",
+    )
+    purposes_file: Path | None = Field(
+        None,
+        title="Purposes file",
+        description="A TOML or JSON file of purpose policies applied when the server starts.",
+    )
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; sub-configs go to the components."""
 
@@ -179,6 +202,7 @@ class Settings(BaseSettings):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     gallery: GalleryConfig = Field(default_factory=GalleryConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
+    privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     master_key: SecretStr | None = Field(
         None,
         title="Master key",

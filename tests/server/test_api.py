@@ -162,7 +162,7 @@ def test_enrol_identify_revoke_erase(client: TestClient, keys: Keys) -> None:
     export = client.get(f"/v1/subjects/{bob}/export", headers=bearer(keys.admin)).json()
     assert export["subject"]["subject"] == "Bob" and len(export["templates"]) == 2
     assert "vector" not in str(export["templates"])
-    assert {e["operation"] for e in export["requests"]} >= {"enroll", "consent.grant"}
+    assert {e["operation"] for e in export["audit_records"]} >= {"enroll", "consent.grant"}
     assert client.delete(f"/v1/subjects/{bob}", headers=bearer(keys.admin)).json() == {
         "erased": bob
     }
@@ -301,20 +301,29 @@ def test_audit_log(client: TestClient, keys: Keys) -> None:
         headers=bearer(keys.door),
     )
     mine = client.get("/v1/audit", headers=bearer(keys.door)).json()
-    assert mine["kind"] == "request-log" and mine["tamper_evident"] is False
-    ops = [(r["operation"], r["purpose"], r["status"]) for r in mine["records"]]
-    assert ops[0] == ("identify", "bank", 403)
-    assert ops[1] == ("identify", "door", 200) and mine["records"][1]["subject_ids"] == [sid]
-    assert ("enroll", "door", 200) in ops and ("consent.grant", "door", 201) not in ops
+    assert mine["kind"] == "audit-chain" and mine["tamper_evident"] is True
+    ops = [(r["operation"], r["purpose"], r["decision"]) for r in mine["records"]]
+    assert ops[0] == ("identify", "bank", "refused: permission-denied (403)")
+    assert ops[1] == ("identify", "door", "1 known, 0 unknown")
+    ref = client.get(f"/v1/subjects/{sid}/export", headers=bearer(keys.admin)).json()[
+        "audit_subject_ref"
+    ]
+    assert mine["records"][1]["subject_refs"] == [ref] and mine["records"][1]["score_band"]
+    assert ("enroll", "door", "added 2, skipped 0, failed 0") in ops
+    assert ("consent.grant", "door", "granted") in ops
     assert all(r["key_id"] == keys.door.split("_")[1] for r in mine["records"])
-    assert "Alice" not in str(mine)
+    assert "Alice" not in str(mine) and sid not in str(mine)
     client.post("/v1/subjects", json={"display_name": "Zed"}, headers=bearer(keys.admin))
     everything = client.get("/v1/audit?limit=2", headers=bearer(keys.admin)).json()
     assert len(everything["records"]) == 2 and everything["next_before"]
     older = client.get(
         f"/v1/audit?before={everything['next_before']}", headers=bearer(keys.admin)
     ).json()
-    assert older["records"][0]["id"] < everything["next_before"]
+    assert older["records"][0]["seq"] < everything["next_before"]
+    by_subject = client.get(f"/v1/audit?subject_id={sid}", headers=bearer(keys.admin)).json()
+    assert {r["operation"] for r in by_subject["records"]} >= {"identify", "enroll", "export"}
+    check = client.get("/v1/audit/verify", headers=bearer(keys.admin)).json()
+    assert check["ok"] is True and check["records"] >= 5
     assert client.get("/v1/audit", headers=bearer(keys.detect)).json()["records"] == []
 
 
@@ -323,10 +332,9 @@ def test_me_purposes_metrics_problem_types(client: TestClient, keys: Keys) -> No
     assert me["purposes"] == ["door"] and "secret" not in str(me) and keys.door not in str(me)
     _subject(client, keys.admin, "Fay", purpose="bank")
     _subject(client, keys.admin, "Gus", purpose="door")
-    names = [
-        p["name"] for p in client.get("/v1/purposes", headers=bearer(keys.door)).json()["purposes"]
-    ]
-    assert names == ["door"]
+    listed = client.get("/v1/purposes", headers=bearer(keys.door)).json()["purposes"]
+    assert [p["name"] for p in listed] == ["door"]
+    assert listed[0]["legal_basis"] == "explicit-consent" and listed[0]["consent_required"]
     client.post(
         "/v1/detect", files={"image": ("a.png", face_png(1, faces=3))}, headers=bearer(keys.admin)
     )

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +13,7 @@ import typer
 
 from facegate.config import EngineConfig, Settings
 from facegate.pipeline.engine import FaceEngine
-from facegate.privacy.audit import Actor
+from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 
 
 def cli_actor() -> Actor:
@@ -48,3 +50,28 @@ def engine(
 def emit_json(obj: Any) -> None:
     """One JSON object on one line of stdout."""
     typer.echo(json.dumps(obj, ensure_ascii=False, separators=(",", ":")))
+
+
+@contextmanager
+def audit_chain(base: Settings) -> Iterator[AuditChain]:
+    """The audit chain of the data dir (opens the store: checks the master key, migrates)."""
+    from facegate.store.crypto import MasterKey
+    from facegate.store.sql import SqlStore
+
+    secret = base.master_key.get_secret_value() if base.master_key is not None else None
+    store = SqlStore.open_sqlite(base.home, MasterKey.resolve(base.home, secret))
+    try:
+        yield AuditChain(store.engine, store.master_key, store.clock)
+    finally:
+        store.close()
+
+
+def record_local(base: Settings, event: AuditEvent) -> None:
+    """Record a command that needs no gallery (detect, verify) in the data dir's audit chain,
+    when the data dir holds a gallery; a machine without one keeps no records."""
+    from facegate.store.sql import DB_FILE_NAME
+
+    if not (base.home / DB_FILE_NAME).exists():
+        return
+    with audit_chain(base) as chain:
+        chain.append(event, cli_actor())

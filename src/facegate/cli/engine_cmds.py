@@ -8,9 +8,10 @@ from typing import Annotated
 
 import typer
 
-from facegate.cli.common import emit_json, engine, settings
+from facegate.cli.common import emit_json, engine, record_local, settings
 from facegate.errors import FacegateError
 from facegate.models.files import DLIB_FILES, file_status, package_dir
+from facegate.privacy.audit import AuditEvent
 from facegate.types import DetectResult
 
 models_app = typer.Typer(help="Model packs and their files.", no_args_is_help=True)
@@ -79,14 +80,15 @@ def detect(
     as_json: JsonOpt = False,
 ) -> None:
     """Find faces: box [x1, y1, x2, y2] in pixels, score and landmarks for each."""
+    base = settings()
     eng = engine(
-        settings(),
+        base,
         detector.value if detector else None,
         upsample,
         runtime.value if runtime else None,
         landmarks68,
     )
-    failed = 0
+    failed = found = 0
     for path in images:
         try:
             result = eng.detect(path)
@@ -94,6 +96,7 @@ def detect(
             typer.echo(f"error: {path}: {exc}", err=True)
             failed += 1
             continue
+        found += len(result.faces)
         if as_json:
             emit_json({"image": str(path), **result.to_dict()})
         else:
@@ -103,6 +106,8 @@ def detect(
                 typer.echo(f"  [{i}] box=[{box}] score={face.score:.3f}")
         if draw is not None:
             _draw(path, result, _draw_target(draw, path, len(images) > 1))
+    done = f"{len(images) - failed} images, {found} faces, {failed} failed"
+    record_local(base, AuditEvent("detect", None, (), done))
     if failed:
         raise typer.Exit(2)
 
@@ -121,12 +126,15 @@ def verify(
     as_json: JsonOpt = False,
 ) -> None:
     """Are the two faces the same person? Decided at a calibrated operating point."""
+    base = settings()
     eng = engine(
-        settings(), detector.value if detector else None, None, runtime.value if runtime else None
+        base, detector.value if detector else None, None, runtime.value if runtime else None
     )
     result = eng.verify(
         image_a, image_b, operating_point=operating_point, face_a=face_a, face_b=face_b
     )
+    verdict = f"{'match' if result.match else 'no match'} at {result.operating_point.name} (pair)"
+    record_local(base, AuditEvent("verify", None, (), verdict, result.similarity))
     if as_json:
         emit_json(result.to_dict())
         return

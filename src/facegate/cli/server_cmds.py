@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from facegate.cli.common import emit_json, settings
+from facegate.cli.common import audit_chain, cli_actor, emit_json, settings
 from facegate.server.keys import SCOPES, KeyStore, parse_list
 
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
@@ -40,11 +40,12 @@ def serve(
     updates = {"host": host, "port": port, "workers": workers}
     server = base.server.model_copy(update={k: v for k, v in updates.items() if v is not None})
     base = base.model_copy(update={"server": server})
-    keys = KeyStore.open(base.home)
-    try:
-        first = keys.ensure_admin()
-    finally:
-        keys.close()
+    with audit_chain(base) as chain:
+        keys = KeyStore.open(base.home, audit=chain)
+        try:
+            first = keys.ensure_admin(actor=cli_actor())
+        finally:
+            keys.close()
     if first is not None:
         typer.echo(f"admin API key (shown once, keep it safe): {first.token}")
     typer.echo(f"facegate console: http://{server.host}:{server.port}/  (API docs at /docs)")
@@ -69,11 +70,13 @@ def keys_create(
     as_json: JsonOpt = False,
 ) -> None:
     """Create a key; its secret is printed once."""
-    store = KeyStore.open(settings(data).home)
-    try:
-        new = store.create(parse_list(scopes), parse_list(purposes), name)
-    finally:
-        store.close()
+    base = settings(data)
+    with audit_chain(base) as chain:
+        store = KeyStore.open(base.home, audit=chain)
+        try:
+            new = store.create(parse_list(scopes), parse_list(purposes), name, actor=cli_actor())
+        finally:
+            store.close()
     if as_json:
         emit_json({"id": new.key.id, "key": new.token, **new.key.to_dict()})
         return
@@ -110,11 +113,13 @@ def keys_revoke(
     data: DataOpt = None,
 ) -> None:
     """Revoke a key; requests with it get 401 at once."""
-    store = KeyStore.open(settings(data).home)
-    try:
-        key = store.revoke(key_id)
-    finally:
-        store.close()
+    base = settings(data)
+    with audit_chain(base) as chain:
+        store = KeyStore.open(base.home, audit=chain)
+        try:
+            key = store.revoke(key_id, actor=cli_actor())
+        finally:
+            store.close()
     typer.echo(f"revoked {key.id}")
 
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, cast
 from fastapi import Depends, Request
 from starlette.concurrency import run_in_threadpool
 
-from facegate.errors import AuthenticationError, PermissionDeniedError
+from facegate.errors import AuthenticationError, PermissionDeniedError, PurposeNotFoundError
 from facegate.server.keys import ApiKey
 from facegate.server.services import Services
 
@@ -49,23 +49,38 @@ EnrollKey = Annotated[ApiKey, Depends(require("enroll"))]
 AdminKey = Annotated[ApiKey, Depends(require("admin"))]
 
 
+_SCOPE_OF = {"identify": "identify", "verify": "verify", "enroll": "enroll"}
+
+
 def check_purpose(request: Request, key: ApiKey, operation: str, purpose: str) -> None:
-    """403 unless ``key`` may act for ``purpose``; marks the request for the request log."""
+    """403 unless ``key`` may act for ``purpose`` and the purpose's policy allows the scope
+    the operation needs; marks the request so that a refusal is audited."""
     request.state.operation = (operation, purpose)
     if not key.allows_purpose(purpose):
         raise PermissionDeniedError(f"this API key is not allowed purpose {purpose!r}")
+    services = get_services(request)
+    try:
+        policy = services.gallery.store.get_purpose(purpose)
+    except PurposeNotFoundError:
+        return
+    scope = _SCOPE_OF.get(operation.split(".")[0], "enroll")
+    if not policy.allows_scope(scope):
+        raise PermissionDeniedError(
+            f"purpose {purpose!r} may be used only with scopes {', '.join(policy.scopes)}"
+        )
 
 
 async def on_problem(request: Request, kind: str, status: int) -> None:
-    """Count the error, and log a refused biometric operation (operation marked, key known)."""
+    """Count the error, and audit a refused biometric operation (operation marked, key known)
+    unless the gallery already recorded the refusal."""
     services = get_services(request)
     services.metrics.errors.labels(kind).inc()
     key: ApiKey | None = getattr(request.state, "key", None)
     marked: Any = getattr(request.state, "operation", None)
+    audited = getattr(request.state, "problem_audited", False)
     subject_id: str | None = request.path_params.get("subject_id")
-    if key is not None and marked is not None:
+    if key is not None and marked is not None and not audited:
         operation, purpose = marked
         ids = [subject_id] if subject_id else []
-        await run_in_threadpool(
-            services.record, request, key, operation, purpose, ids, f"refused: {kind}", status
-        )
+        decision = f"refused: {kind} ({status})"
+        await run_in_threadpool(services.record, request, key, operation, purpose, ids, decision)

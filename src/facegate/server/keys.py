@@ -22,6 +22,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import sessionmaker
 
 from facegate.errors import ApiKeyNotFoundError, AuthenticationError, ConfigError
+from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 from facegate.store import migrate
 from facegate.store.schema import ApiKeyRow, utcnow
 from facegate.store.sql import DB_FILE_NAME, sqlite_engine
@@ -98,20 +99,28 @@ def parse_list(values: str | list[str] | None) -> list[str]:
 class KeyStore:
     """Create, list, revoke and check API keys in the gallery database."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, audit: AuditChain | None = None) -> None:
         migrate.upgrade(engine)
         self._engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._audit = audit
 
     @classmethod
-    def open(cls, home: Path) -> KeyStore:
+    def open(cls, home: Path, audit: AuditChain | None = None) -> KeyStore:
+        """The key store of data dir ``home``; with ``audit``, key changes are recorded."""
         home.mkdir(parents=True, exist_ok=True)
-        return cls(sqlite_engine(home / DB_FILE_NAME))
+        return cls(sqlite_engine(home / DB_FILE_NAME), audit)
+
+    def _record(self, operation: str, decision: str, actor: Actor | None) -> None:
+        if self._audit is not None:
+            self._audit.append(AuditEvent(operation, None, (), decision), actor)
 
     def close(self) -> None:
         self._engine.dispose()
 
-    def create(self, scopes: list[str], purposes: list[str], name: str = "") -> NewKey:
+    def create(
+        self, scopes: list[str], purposes: list[str], name: str = "", actor: Actor | None = None
+    ) -> NewKey:
         unknown = sorted(set(scopes) - set(SCOPES))
         if unknown or not scopes:
             raise ConfigError(
@@ -128,20 +137,24 @@ class KeyStore:
         )
         with self._sessions.begin() as s:
             s.add(row)
+        detail = f"key {key_id} created: scopes {row.scopes}; purposes {row.purposes or '-'}"
+        self._record("key.create", detail, actor)
         return NewKey(_key(row), f"{_PREFIX}_{key_id}_{secret}")
 
     def list(self) -> list[ApiKey]:
         with self._sessions() as s:
             return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
-    def revoke(self, key_id: str) -> ApiKey:
+    def revoke(self, key_id: str, actor: Actor | None = None) -> ApiKey:
         with self._sessions.begin() as s:
             row = s.get(ApiKeyRow, key_id)
             if row is None:
                 raise ApiKeyNotFoundError(f"no API key with id {key_id!r}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
-            return _key(row)
+            key = _key(row)
+        self._record("key.revoke", f"key {key_id} revoked", actor)
+        return key
 
     def authenticate(self, token: str) -> ApiKey:
         """The active key whose secret is ``token``; :class:`AuthenticationError` otherwise."""
@@ -158,8 +171,9 @@ class KeyStore:
                 raise AuthenticationError("this API key has been revoked")
             return _key(row)
 
-    def ensure_admin(self) -> NewKey | None:
+    def ensure_admin(self, actor: Actor | None = None) -> NewKey | None:
         """Create an admin key for any purpose if no active key exists (first start)."""
         if any(k.revoked_at is None for k in self.list()):
             return None
-        return self.create(list(SCOPES), [ANY_PURPOSE], name="admin (created on first start)")
+        name = "admin (created on first start)"
+        return self.create(list(SCOPES), [ANY_PURPOSE], name=name, actor=actor)

@@ -115,6 +115,7 @@ async def facegate_error(request: Request, exc: Exception) -> JSONResponse:
     kind = slug(type(exc))
     if status >= 500:
         log.error("request %s failed: %s", getattr(request.state, "request_id", "-"), kind)
+    request.state.problem_audited = getattr(exc, "audit_seq", None) is not None
     hook = getattr(request.app.state, "on_problem", None)
     if hook is not None:
         await hook(request, kind, status)

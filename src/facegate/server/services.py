@@ -1,24 +1,28 @@
-"""What the app holds while it runs: gallery, keys, request log, inference pool, metrics."""
+"""What the app holds while it runs: gallery, keys, audit chain, inference pool, sweeper."""
 
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 
 from fastapi import Request
 
 from facegate.config import Settings
+from facegate.errors import FacegateError
+from facegate.privacy.audit import Actor, AuditEvent
+from facegate.privacy.purposes import load_purposes
 from facegate.server.keys import ApiKey, KeyStore
 from facegate.server.metrics import Metrics
-from facegate.server.requestlog import LogEntry, RequestLog
 from facegate.server.workers import InferencePool, ServerEngine
 from facegate.store.gallery import Gallery
-from facegate.store.sql import DB_FILE_NAME, sqlite_engine
 
 log = logging.getLogger(__name__)
 
 EngineFactory = Callable[[], ServerEngine]
+SWEEPER_ACTOR = Actor("server:sweeper")
 
 
 def default_engine_factory(settings: Settings) -> EngineFactory:
@@ -30,18 +34,56 @@ def default_engine_factory(settings: Settings) -> EngineFactory:
     return build
 
 
+def actor_of(request: Request, key: ApiKey) -> Actor:
+    """The audit actor for a request: the key id and the request id."""
+    return Actor(key.id, str(getattr(request.state, "request_id", "")))
+
+
+class Sweeper:
+    """Runs the retention sweep every ``interval`` seconds on a daemon thread."""
+
+    def __init__(self, gallery: Gallery, interval: float, grace: timedelta) -> None:
+        self._gallery = gallery
+        self._interval = interval
+        self._grace = grace
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="facegate-sweeper", daemon=True)
+
+    def start(self) -> None:
+        if self._interval > 0:
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            try:
+                done = self._gallery.sweep(pending_grace=self._grace, actor=SWEEPER_ACTOR)
+            except FacegateError as exc:
+                log.error("retention sweep failed: %s", exc)
+                continue
+            log.info(
+                "retention sweep: %d templates deleted, %d subjects erased",
+                done.templates,
+                len(done.erased_subjects),
+            )
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+
 @dataclass(slots=True)
 class Services:
     settings: Settings
     gallery: Gallery
     keys: KeyStore
-    requests: RequestLog
     pool: InferencePool
     metrics: Metrics
+    sweeper: Sweeper | None = field(default=None)
 
     @classmethod
     def start(cls, settings: Settings, factory: EngineFactory, metrics: Metrics) -> Services:
-        """Open the gallery and key store in the data dir and start the inference workers."""
+        """Open the gallery and key store, apply the purposes file, start workers and sweeper."""
         cfg = settings.server
         pool = InferencePool(factory, cfg.workers, cfg.queue_size, cfg.queue_timeout_s)
         secret = settings.master_key.get_secret_value() if settings.master_key else None
@@ -52,15 +94,24 @@ class Services:
             limits=settings.image,
             master_key=secret,
         )
-        keys = KeyStore.open(settings.home)
-        requests = RequestLog(sqlite_engine(settings.home / DB_FILE_NAME))
+        keys = KeyStore.open(settings.home, audit=gallery.audit)
+        if settings.privacy.purposes_file is not None:
+            for purpose in load_purposes(settings.privacy.purposes_file):
+                gallery.define_purpose(purpose.to_purpose(), actor=Actor("server:config"))
         if not any(k.revoked_at is None for k in keys.list()):
             log.warning("no active API key: create one with 'facegate keys create'")
         metrics.workers.set(cfg.workers)
         pool.start()
-        return cls(settings, gallery, keys, requests, pool, metrics)
+        privacy = settings.privacy
+        sweeper = Sweeper(
+            gallery, privacy.sweep_interval_s, timedelta(days=privacy.pending_subject_days)
+        )
+        sweeper.start()
+        return cls(settings, gallery, keys, pool, metrics, sweeper)
 
     def close(self) -> None:
+        if self.sweeper is not None:
+            self.sweeper.close()
         self.pool.close()
         self.gallery.close()
         self.keys.close()
@@ -73,9 +124,9 @@ class Services:
         purpose: str | None,
         subject_ids: Sequence[str],
         decision: str,
-        status: int = 200,
+        score: float | None = None,
     ) -> None:
-        """Add a request log row (ids only) and remember the operation for error logging."""
-        request_id = str(getattr(request.state, "request_id", ""))
-        entry = LogEntry(request_id, key.id, operation, purpose, subject_ids, decision, status)
-        self.requests.record(entry)
+        """Append an audit record for an operation the gallery does not record itself
+        (detect, pair verify, refusals before the gallery was reached)."""
+        event = AuditEvent(operation, purpose, subject_ids, decision, score)
+        self.gallery.record(event, actor_of(request, key))

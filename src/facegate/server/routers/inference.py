@@ -11,6 +11,7 @@ from starlette.concurrency import run_in_threadpool
 from facegate.server import openapi
 from facegate.server.deps import DetectKey, IdentifyKey, ServicesDep, VerifyKey, check_purpose
 from facegate.server.payload import read_payload
+from facegate.server.services import actor_of
 from facegate.server.workers import ServerEngine
 
 router = APIRouter(prefix="/v1", tags=["inference"])
@@ -41,6 +42,7 @@ class IdentifyFields(BaseModel):
 @router.post("/detect", openapi_extra=openapi.body(DetectFields, {"image": "The photo."}))
 async def detect(request: Request, key: DetectKey, services: ServicesDep) -> dict[str, Any]:
     """Faces in the image: box ``[x1, y1, x2, y2]`` in pixels, score and 5 landmarks each."""
+    request.state.operation = ("detect", None)
     payload = await read_payload(request, ("image",))
     payload.model(DetectFields)
     image = payload.image("image")
@@ -50,6 +52,8 @@ async def detect(request: Request, key: DetectKey, services: ServicesDep) -> dic
 
     result = await services.pool.run(run)
     services.metrics.faces.labels("detect").inc(len(result["faces"]))
+    decision = f"{len(result['faces'])} faces"
+    await run_in_threadpool(services.record, request, key, "detect", None, [], decision)
     return result
 
 
@@ -67,28 +71,30 @@ async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dic
     fields = payload.model(VerifyFields)
     check_purpose(request, key, "verify", fields.purpose)
     point = fields.operating_point
+    actor = actor_of(request, key)
     if fields.subject_id is not None:
         image, subject_id = payload.image("image"), fields.subject_id
 
         def against_subject(_: ServerEngine) -> dict[str, Any]:
             found = services.gallery.verify(
-                image, subject_id, fields.purpose, operating_point=point
+                image, subject_id, fields.purpose, operating_point=point, actor=actor
             )
             return found.to_dict()
 
         result = await services.pool.run(against_subject)
-        ids = [subject_id]
-    else:
-        a, b = payload.image("image_a"), payload.image("image_b")
+        services.metrics.faces.labels("verify").inc(1)
+        return {**result, "purpose": fields.purpose}
+    a, b = payload.image("image_a"), payload.image("image_b")
 
-        def pair(engine: ServerEngine) -> dict[str, Any]:
-            return engine.verify(a, b, operating_point=point).to_dict()
+    def pair(engine: ServerEngine) -> dict[str, Any]:
+        return engine.verify(a, b, operating_point=point).to_dict()
 
-        result = await services.pool.run(pair)
-        ids = []
-    services.metrics.faces.labels("verify").inc(1 if ids else 2)
-    decision = "match" if result["match"] else "no match"
-    await run_in_threadpool(services.record, request, key, "verify", fields.purpose, ids, decision)
+    result = await services.pool.run(pair)
+    services.metrics.faces.labels("verify").inc(2)
+    decision = f"{'match' if result['match'] else 'no match'} at {result['operating_point']} (pair)"
+    await run_in_threadpool(
+        services.record, request, key, "verify", fields.purpose, [], decision, result["similarity"]
+    )
     return {**result, "purpose": fields.purpose}
 
 
@@ -99,19 +105,18 @@ async def identify(request: Request, key: IdentifyKey, services: ServicesDep) ->
     fields = payload.model(IdentifyFields)
     check_purpose(request, key, "identify", fields.purpose)
     image = payload.image("image")
+    actor = actor_of(request, key)
 
     def run(_: ServerEngine) -> dict[str, Any]:
         found = services.gallery.identify(
-            image, fields.purpose, fields.top_k, operating_point=fields.operating_point
+            image,
+            fields.purpose,
+            fields.top_k,
+            operating_point=fields.operating_point,
+            actor=actor,
         )
         return found.to_dict()
 
     result = await services.pool.run(run)
-    faces = result["faces"]
-    known = [f["subject_id"] for f in faces if f["subject_id"]]
-    services.metrics.faces.labels("identify").inc(len(faces))
-    decision = f"{len(known)} known, {len(faces) - len(known)} unknown"
-    await run_in_threadpool(
-        services.record, request, key, "identify", fields.purpose, known, decision
-    )
+    services.metrics.faces.labels("identify").inc(len(result["faces"]))
     return result

@@ -7,24 +7,20 @@ or has (or had) a consent for one of those purposes; other subjects read as 404.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from facegate.errors import SubjectNotFoundError
+from facegate.privacy.export import export_subject as subject_access_export
 from facegate.server import openapi
 from facegate.server.deps import AdminKey, EnrollKey, ServicesDep, check_purpose
 from facegate.server.keys import ApiKey
 from facegate.server.payload import read_payload
-from facegate.server.serialize import (
-    consent_dict,
-    subject_dict,
-    subject_summary,
-    template_dict,
-)
-from facegate.server.services import Services
+from facegate.server.serialize import consent_dict, subject_dict, subject_summary
+from facegate.server.services import Services, actor_of
 from facegate.server.workers import ServerEngine
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
@@ -42,9 +38,22 @@ class ConsentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = PurposeField
     evidence: str = Field(
-        min_length=1, max_length=20_000, description="The consent text shown and how it was given."
+        "", max_length=20_000, description="A reference to the consent (form id, ticket...)."
+    )
+    text: str | None = Field(
+        None, max_length=20_000, description="The exact consent text shown to the person."
+    )
+    text_version: str | None = Field(None, max_length=64, description="That text's version.")
+    method: str | None = Field(
+        None, max_length=64, description="How it was given: signed-form, kiosk, app-checkbox..."
     )
     expires_at: datetime | None = Field(None, description="ISO 8601; UTC if no zone is given.")
+
+    @model_validator(mode="after")
+    def _has_evidence(self) -> Self:
+        if not self.evidence.strip() and not (self.text or "").strip():
+            raise ValueError("consent needs evidence: 'text' (the text shown) or 'evidence'")
+        return self
 
 
 class FacesIn(BaseModel):
@@ -106,9 +115,20 @@ def erase_subject(
 ) -> dict[str, Any]:
     """Erase for good: records, templates, and the data key that could decrypt them."""
     request.state.operation = ("erase", None)
-    services.gallery.erase(subject_id)
-    services.record(request, key, "erase", None, [subject_id], "erased")
+    services.gallery.erase(subject_id, actor=actor_of(request, key))
     return {"erased": subject_id}
+
+
+@router.delete("/{subject_id}/templates/{template_id}")
+def erase_template(
+    subject_id: str, template_id: int, request: Request, key: AdminKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Erase one template of the subject (the subject and its other templates stay)."""
+    request.state.operation = ("erase.template", None)
+    if template_id not in {t.id for t in services.gallery.templates(subject_id)}:
+        raise SubjectNotFoundError(f"subject {subject_id} has no template {template_id}")
+    services.gallery.erase_template(template_id, actor=actor_of(request, key))
+    return {"erased_template": template_id, "subject_id": subject_id}
 
 
 @router.post("/{subject_id}/faces", openapi_extra=openapi.body(FacesIn, {"image": "Photos."}))
@@ -121,19 +141,16 @@ async def enroll_faces(
     check_purpose(request, key, "enroll", fields.purpose)
     await run_in_threadpool(_visible, services, key, subject_id)
     images: list[Any] = payload.all_images("image", "images")
+    actor = actor_of(request, key)
 
     def run(_: ServerEngine) -> dict[str, Any]:
         result = services.gallery.enroll(
-            subject_id, images, fields.purpose, skip_failures=fields.skip_failures
+            subject_id, images, fields.purpose, skip_failures=fields.skip_failures, actor=actor
         )
         return result.to_dict()
 
     result = await services.pool.run(run)
     services.metrics.faces.labels("enroll").inc(len(result["added"]))
-    decision = f"added {len(result['added'])}"
-    await run_in_threadpool(
-        services.record, request, key, "enroll", fields.purpose, [subject_id], decision
-    )
     return result
 
 
@@ -141,7 +158,8 @@ async def enroll_faces(
 async def grant_consent(
     subject_id: str, request: Request, key: EnrollKey, services: ServicesDep
 ) -> dict[str, Any]:
-    """Record consent for a purpose, with its evidence (creates the purpose if new)."""
+    """Record consent for a purpose with its evidence: the exact text shown, its version, the
+    method; the calling key is recorded too. Creates the purpose (default policy) if new."""
     fields = (await read_payload(request, ())).model(ConsentIn)
     check_purpose(request, key, "consent.grant", fields.purpose)
     until = fields.expires_at
@@ -151,8 +169,16 @@ async def grant_consent(
     def grant() -> dict[str, Any]:
         _visible(services, key, subject_id)
         services.gallery.add_purpose(fields.purpose)
-        consent = services.gallery.grant_consent(subject_id, fields.purpose, fields.evidence, until)
-        services.record(request, key, "consent.grant", fields.purpose, [subject_id], "granted")
+        consent = services.gallery.grant_consent(
+            subject_id,
+            fields.purpose,
+            fields.evidence,
+            until,
+            text=fields.text,
+            text_version=fields.text_version,
+            method=fields.method,
+            actor=actor_of(request, key),
+        )
         return {"subject_id": subject_id, **consent_dict(consent)}
 
     return await run_in_threadpool(grant)
@@ -165,9 +191,7 @@ def revoke_consent(
     """Withdraw consent; the subject leaves that purpose's searches at once."""
     check_purpose(request, key, "consent.revoke", purpose)
     _visible(services, key, subject_id)
-    changed = services.gallery.revoke_consent(subject_id, purpose)
-    decision = "revoked" if changed else "none active"
-    services.record(request, key, "consent.revoke", purpose, [subject_id], decision)
+    changed = services.gallery.revoke_consent(subject_id, purpose, actor=actor_of(request, key))
     return {"subject_id": subject_id, "purpose": purpose, "revoked": changed}
 
 
@@ -175,16 +199,7 @@ def revoke_consent(
 def export_subject(
     subject_id: str, request: Request, key: AdminKey, services: ServicesDep
 ) -> dict[str, Any]:
-    """Everything held about a subject: record, consents, templates (metadata), request log."""
+    """Everything held about a subject: record, consents with evidence, purpose policies,
+    template metadata, and every audit record that names the subject."""
     request.state.operation = ("export", None)
-    gallery = services.gallery
-    subject = gallery.store.get_subject(subject_id)
-    services.record(request, key, "export", None, [subject_id], "exported")
-    return {
-        "exported_at": datetime.now(UTC).isoformat(),
-        "subject": subject_dict(gallery, subject),
-        "templates": [template_dict(t) for t in gallery.templates(subject_id)],
-        "templates_note": "embeddings are stored encrypted under the subject's own key; "
-        "they are listed here by id, pack and the SHA-256 of the source image",
-        "requests": services.requests.page(limit=1000, subject_id=subject_id),
-    }
+    return subject_access_export(services.gallery, subject_id, actor_of(request, key))

@@ -59,19 +59,6 @@ def me(key: AnyKey) -> dict[str, Any]:
     return key.to_dict()
 
 
-@router.get("/v1/purposes", tags=["keys"])
-def purposes(key: AnyKey, services: ServicesDep) -> dict[str, Any]:
-    """Purposes in the store that this key may act for."""
-    found = services.gallery.store.list_purposes()
-    return {
-        "purposes": [
-            {"name": p.name, "description": p.description}
-            for p in found
-            if key.allows_purpose(p.name)
-        ]
-    }
-
-
 CONSOLE_HEADERS = {
     "Cache-Control": "no-cache",
     "Content-Security-Policy": "default-src 'self'; img-src 'self' blob: data:; "

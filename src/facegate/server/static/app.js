@@ -170,7 +170,7 @@ async function selectSubject(id) {
     li.append(el("strong", c.purpose), " ", el("span", active ? "active" : "inactive",
       active ? "badge" : "badge off"));
     li.append(el("div", `granted ${new Date(c.granted_at).toLocaleString()}`, "muted"));
-    li.append(el("div", c.evidence, "muted"));
+    li.append(el("div", c.text ? `“${c.text}” (${c.method || "method not stated"})` : c.evidence, "muted"));
     if (active) {
       const revoke = el("button", "Withdraw", "link");
       revoke.addEventListener("click", () => revokeConsent(id, c.purpose).catch(fail));
@@ -202,9 +202,9 @@ async function grantConsent(event) {
   event.preventDefault();
   const purpose = $("consent-purpose").value.trim();
   const shown = $("consent-text").value.trim();
-  const evidence = `Consent text shown in the facegate console and accepted: "${shown}" ` +
-    `(recorded with key ${state.me.id}, ${new Date().toISOString()})`;
-  await api(`/v1/subjects/${state.subjectId}/consents`, { method: "POST", json: { purpose, evidence } });
+  const evidence = "text shown in the facegate console; the person ticked 'accepted'";
+  await api(`/v1/subjects/${state.subjectId}/consents`,
+    { method: "POST", json: { purpose, evidence, text: shown, method: "console-checkbox" } });
   $("consent-accepted").checked = false;
   state.consentEdited = false;
   say(`Consent for ${purpose} recorded.`);
@@ -426,9 +426,10 @@ async function loadAudit(reset) {
   state.auditBefore = data.next_before;
   const rows = data.records.map((r) => {
     const tr = el("tr");
-    const subjectIds = r.subject_ids.map((id) => id.slice(0, 8)).join(" ");
-    tr.append(el("td", new Date(r.at).toLocaleString()), el("td", r.operation), el("td", r.purpose || "—"),
-      el("td", r.decision), el("td", r.status), el("td", r.key_id, "mono"), el("td", subjectIds, "mono"));
+    const subjectRefs = r.subject_refs.map((ref) => ref.slice(0, 8)).join(" ");
+    tr.append(el("td", r.seq, "mono"), el("td", new Date(r.at).toLocaleString()), el("td", r.operation),
+      el("td", r.purpose || "—"), el("td", r.decision), el("td", r.score_band || "—"),
+      el("td", r.key_id, "mono"), el("td", subjectRefs, "mono"));
     return tr;
   });
   if (reset) $("audit-rows").replaceChildren(...rows);
