@@ -25,12 +25,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from facegate.cli import engine_cmds, eval_cmds, gallery_cmds, server_cmds
+    from facegate.cli import engine_cmds, eval_cmds, gallery_cmds, privacy_cmds, server_cmds
 
     engine_cmds.register(app)
     gallery_cmds.register(app)
     eval_cmds.register(app)
     server_cmds.register(app)
+    privacy_cmds.register(app)
 
 
 def _usage_message(exc: Exception) -> str:

@@ -240,14 +240,18 @@ class LifecycleQueries:
                     select(ConsentRow.purpose, func.count(func.distinct(ConsentRow.subject_row)))
                     .where(_active_at(now))
                     .group_by(ConsentRow.purpose)
-                ).tuples()
+                )
+                .tuples()
+                .all()
             )
             templates = dict(
                 s.execute(
                     select(TemplateRow.purpose, func.count())
                     .where(TemplateRow.purpose.is_not(None))
                     .group_by(TemplateRow.purpose)
-                ).tuples()
+                )
+                .tuples()
+                .all()
             )
             names = s.scalars(select(PurposeRow.name)).all()
         return {n: (int(subjects.get(n, 0)), int(templates.get(n, 0))) for n in names}
