@@ -188,15 +188,10 @@ class LifecycleQueries:
                 if p.retention_days is None:
                     continue
                 cutoff = now - timedelta(days=p.retention_days)
-                past += (
-                    s.execute(
-                        select(TemplateRow.id, TemplateRow.subject_row).where(
-                            (TemplateRow.purpose == p.name) & (TemplateRow.created_at < cutoff)
-                        )
-                    )
-                    .tuples()
-                    .all()
+                query = select(TemplateRow.id, TemplateRow.subject_row).where(
+                    (TemplateRow.purpose == p.name) & (TemplateRow.created_at < cutoff)
                 )
+                past += [(int(i), int(r)) for i, r in s.execute(query)]
             _delete_ids(s, [i for i, _ in past])
             unconsented = self._unconsented_templates(s, now, policies)
             _delete_ids(s, [i for i, _ in unconsented])
@@ -229,7 +224,7 @@ class LifecycleQueries:
                 TemplateRow.purpose.is_(None) & ~any_active,
             )
         )
-        return list(s.execute(query).tuples().all())
+        return [(int(i), int(r)) for i, r in s.execute(query)]
 
     def purpose_counts(self) -> dict[str, tuple[int, int]]:
         """Per purpose: subjects with an active consent now, templates enrolled for it."""
@@ -240,18 +235,14 @@ class LifecycleQueries:
                     select(ConsentRow.purpose, func.count(func.distinct(ConsentRow.subject_row)))
                     .where(_active_at(now))
                     .group_by(ConsentRow.purpose)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             templates = dict(
                 s.execute(
                     select(TemplateRow.purpose, func.count())
                     .where(TemplateRow.purpose.is_not(None))
                     .group_by(TemplateRow.purpose)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             names = s.scalars(select(PurposeRow.name)).all()
         return {n: (int(subjects.get(n, 0)), int(templates.get(n, 0))) for n in names}
