@@ -114,6 +114,11 @@ def _risks(
         "audit chain truncation at the end is detected only against a head kept "
         "outside the database (facegate audit head); keep one"
     )
+    risks.append(
+        "a backup of gallery.db made before an erasure still holds the erased subject's wrapped "
+        "data key: with the master key it can be decrypted; expire backups within the retention "
+        "period or keep data keys out of long-lived backups"
+    )
     if not evals:
         risks.append(
             "no evaluation results found (bench/results): accuracy and demographic "
