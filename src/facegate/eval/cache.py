@@ -97,10 +97,11 @@ class EmbeddingCache:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path)
+        # autocommit: each write is its own short transaction, so a long run never holds the
+        # write lock and two runs can share one cache file
+        self._db = sqlite3.connect(path, timeout=60.0, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(SCHEMA)
-        self._db.commit()
 
     def get(self, pack: str, variant: str, sha256: str) -> FaceRecord | None:
         row = self._db.execute(

@@ -150,7 +150,7 @@ class Extractor:
                 out[path] = FaceRecord.failed(f"unreadable: {exc.strerror or exc}")
                 continue
             sha = sha256_of(data)
-            hit = self.cache.get(self.pack_id, variant, sha) if self.cache else None
+            hit = self.cache.get(self.pack_id, variant, sha) if self.cache is not None else None
             if hit is not None:
                 out[path] = hit
             else:
