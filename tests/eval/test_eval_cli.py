@@ -25,7 +25,8 @@ def test_verify_plain_pairs_json(
     pairs = tmp_path / "pairs.txt"
     pairs.write_text("\n".join(lines[:10]) + "\n")
     args = ["eval", "verify", "--pairs", str(pairs), "--root", str(examples), "--json"]
-    args += ["--workers", "1", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out")]
+    args += ["--workers", "1", "--runtime", "dlib", "--data", str(tmp_path / "data")]
+    args += ["--out", str(tmp_path / "out")]
     code, out, err = run(capsys, *args)
     assert code == 0, err
     summary = json.loads(out)
