@@ -200,11 +200,15 @@ def test_detect_runner(tmp_path: Path) -> None:
         path = write_face(tmp_path / f"{k}.png", 1, 0, face=k != 3, size=40)
         # the fake finds the box (10, 10, 30, 30); a circle inscribed in it matches
         images.append(FddbImage(f"im{k}", path, 1, (m.Ellipse(10, 10, 0, 20, 20),)))
+    # a face annotated larger than the box: overlap 400 / (pi 18^2) = 0.39, a near miss
+    path = write_face(tmp_path / "big.png", 1, 0)
+    images.append(FddbImage("big", path, 1, (m.Ellipse(18, 18, 0, 20, 20),)))
     ex = Extractor(FakeEngine, pack_id="fake", variant="v", workers=1)
     report = evaluate_detection(FddbSet(images, ["gone"]), ex, "fake", "fake")
     s = report.summary
-    assert s["detection_rate"] == pytest.approx(0.75) and s["false_positives_per_image"] == 0
-    assert s["images"] == 4 and s["listed_but_absent"] == 1
+    assert s["detection_rate"] == pytest.approx(0.6) and s["false_positives_per_image"] == 0.2
+    assert s["false_positives_overlapping_a_face"] == 1
+    assert s["images"] == 5 and s["listed_but_absent"] == 1
 
 
 def test_fairness_runner(tmp_path: Path) -> None:
