@@ -194,7 +194,7 @@ def verify_cmd(
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
         scores = score_pairs(trials, extractor, rule)
         report = verification_report(scores, calibration, f"{pairs.name} ({root})")
-        _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, out or reports, as_json)
 
 
 @eval_app.command("identify")
@@ -225,7 +225,7 @@ def identify_cmd(
             report = evaluate_identification(identities, extractor, rule, str(root))
         except ValueError as exc:
             raise ConfigError(f"{root}: {exc}") from exc
-        _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, out or reports, as_json)
 
 
 @eval_app.command("detect")
@@ -255,7 +255,7 @@ def detect_cmd(
     ):
         name = extractor.variant.split("-", 1)[0]
         report = evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
-        _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, out or reports, as_json)
 
 
 @eval_app.command("fairness")
@@ -286,7 +286,7 @@ def fairness_cmd(
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
         report = evaluate_fairness(faces, extractor, calibration, str(utkface), rule)
         report.details["unparsed_names"] = len(unparsed)
-        _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, out or reports, as_json)
 
 
 def register(app: typer.Typer) -> None:
