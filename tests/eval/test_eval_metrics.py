@@ -180,6 +180,9 @@ def test_matching_is_maximum_not_greedy() -> None:
     # two detections on one face: one true positive, one false positive
     assert m.matching_increments([[True], [True]]).tolist() == [True, False]
     assert m.matching_increments(np.zeros((0, 3), dtype=bool)).tolist() == []
+    assert m.matched_faces([[True, True], [True, False]]).tolist() == [True, True]
+    assert m.matched_faces([[False, True], [False, True]]).tolist() == [False, True]
+    assert m.matched_faces(np.zeros((0, 2), dtype=bool)).tolist() == [False, False]
 
 
 def test_match_detections_and_discrete_roc() -> None:

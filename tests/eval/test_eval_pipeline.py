@@ -208,6 +208,9 @@ def test_detect_runner(tmp_path: Path) -> None:
     s = report.summary
     assert s["detection_rate"] == pytest.approx(0.6) and s["false_positives_per_image"] == 0.2
     assert s["false_positives_overlapping_a_face"] == 1
+    assert s["faces_by_face_width"] == {"<40": 5, "40-79": 0, "80-159": 0, ">=160": 0}
+    assert s["detection_rate_by_face_width"]["<40"] == pytest.approx(0.6)
+    assert s["detection_rate_by_face_width"][">=160"] is None
     assert s["images"] == 5 and s["listed_but_absent"] == 1
 
 

@@ -19,22 +19,31 @@ from facegate.types import BBox
 
 FP_PER_IMAGE = 0.1
 NEAR_OVERLAP = 0.3  # a false positive this close to a face is likely a box-convention mismatch
+SIZE_BANDS = ("<40", "40-79", "80-159", ">=160")  # face width: twice the ellipse's minor radius
+
+
+def _size_band(ellipse: m.Ellipse) -> str:
+    width = 2.0 * ellipse.minor_radius
+    return SIZE_BANDS[int(np.searchsorted([40.0, 80.0, 160.0], width, side="right"))]
 
 
 def evaluate_detection(fddb: FddbSet, extractor: Extractor, detector: str, source: str) -> Report:
     """Detect on every FDDB image and score against the ellipses."""
     records = extractor.run([im.path for im in fddb.images], Task("detect"), "detect")
     increments, scores, unreadable, near = [], [], 0, 0
+    found = {band: [0, 0] for band in SIZE_BANDS}  # faces matched, faces annotated
     for image in fddb.images:
         rec = records[image.path]
         unreadable += bool(rec.error)
         boxes = [BBox(*map(float, row)) for row in rec.boxes]
-        inc = m.match_detections(image.ellipses, boxes, rec.scores)
-        near += sum(
-            NEAR_OVERLAP <= max((m.ellipse_box_overlap(e, b) for e in image.ellipses), default=0.0)
-            for b, hit in zip(boxes, inc, strict=True)
-            if not hit
-        )
+        overlaps = m.overlap_matrix(image.ellipses, boxes)
+        inc = m.match_detections(image.ellipses, boxes, rec.scores, overlaps=overlaps)
+        best = overlaps.max(axis=1) if image.ellipses else np.zeros(len(boxes))
+        near += int(np.sum(~inc & (best >= NEAR_OVERLAP)))
+        for ellipse, hit in zip(image.ellipses, m.matched_faces(overlaps >= 0.5), strict=True):
+            counts = found[_size_band(ellipse)]
+            counts[0] += int(hit)
+            counts[1] += 1
         increments.append(inc)
         scores.append(rec.scores.astype(np.float64))
     roc = m.discrete_roc(increments, scores, fddb.faces)
@@ -53,6 +62,10 @@ def evaluate_detection(fddb: FddbSet, extractor: Extractor, detector: str, sourc
         "detection_rate_at_0.1_fppi": rate_01,
         "threshold_at_0.1_fppi": threshold_01,
         "false_positives_overlapping_a_face": near,
+        "detection_rate_by_face_width": {
+            band: (hit / total if total else None) for band, (hit, total) in found.items()
+        },
+        "faces_by_face_width": {band: total for band, (_, total) in found.items()},
         "listed_but_absent": len(fddb.missing),
         "unreadable_images": unreadable,
     }

@@ -318,6 +318,16 @@ def _augment(det: int, adj: list[list[int]], owner: list[int], seen: set[int]) -
     return False
 
 
+def _kuhn(can_match: npt.ArrayLike) -> tuple[BoolArray, list[int]]:
+    ok = np.asarray(can_match, dtype=bool)
+    if ok.ndim != 2:
+        raise ValueError("can_match must be a (detections, faces) matrix")
+    adj = [[int(f) for f in np.flatnonzero(row)] for row in ok]
+    owner = [-1] * ok.shape[1]
+    grown = [_augment(d, adj, owner, set()) for d in range(ok.shape[0])]
+    return np.asarray(grown, dtype=np.bool_), owner
+
+
 def matching_increments(can_match: npt.ArrayLike) -> BoolArray:
     """Per detection (rows, in decreasing score order): does adding it grow the matching?
 
@@ -326,13 +336,21 @@ def matching_increments(can_match: npt.ArrayLike) -> BoolArray:
     the matching is a maximum one-to-one matching of those ``k``: the number of true positives at
     a threshold equal to the ``k``-th score is the sum of the first ``k`` increments.
     """
-    ok = np.asarray(can_match, dtype=bool)
-    if ok.ndim != 2:
-        raise ValueError("can_match must be a (detections, faces) matrix")
-    adj = [[int(f) for f in np.flatnonzero(row)] for row in ok]
-    owner = [-1] * ok.shape[1]
-    grown = [_augment(d, adj, owner, set()) for d in range(ok.shape[0])]
-    return np.asarray(grown, dtype=np.bool_)
+    return _kuhn(can_match)[0]
+
+
+def matched_faces(can_match: npt.ArrayLike) -> BoolArray:
+    """Per face (columns): is it matched in a maximum one-to-one matching of all detections?"""
+    return np.asarray([o >= 0 for o in _kuhn(can_match)[1]], dtype=np.bool_)
+
+
+def overlap_matrix(ellipses: Sequence[Ellipse], boxes: Sequence[BBox]) -> Scores:
+    """``(detections, faces)`` overlaps from :func:`ellipse_box_overlap`."""
+    out = np.zeros((len(boxes), len(ellipses)))
+    for d, box in enumerate(boxes):
+        for f, ellipse in enumerate(ellipses):
+            out[d, f] = ellipse_box_overlap(ellipse, box)
+    return out
 
 
 def match_detections(
@@ -340,18 +358,16 @@ def match_detections(
     boxes: Sequence[BBox],
     scores: npt.ArrayLike,
     min_overlap: float = 0.5,
+    overlaps: Scores | None = None,
 ) -> BoolArray:
     """True-positive increments per detection, aligned with ``boxes`` (see
     :func:`matching_increments`); a detection may match a face when their overlap is at least
-    ``min_overlap``."""
+    ``min_overlap``. ``overlaps`` may pass in :func:`overlap_matrix` already computed."""
     s = as_scores(scores)
     order = np.argsort(-s, kind="stable")
-    can = np.zeros((len(boxes), len(ellipses)), dtype=bool)
-    for row, d in enumerate(order):
-        for f, ellipse in enumerate(ellipses):
-            can[row, f] = ellipse_box_overlap(ellipse, boxes[int(d)]) >= min_overlap
+    ov = overlap_matrix(ellipses, boxes) if overlaps is None else overlaps
     out = np.zeros(len(boxes), dtype=bool)
-    out[order] = matching_increments(can)
+    out[order] = matching_increments(ov[order] >= min_overlap)
     return out
 
 
