@@ -43,13 +43,21 @@ def _log_providers_once(providers: Sequence[str]) -> None:
     logger.info("ONNX Runtime providers in use: %s", ", ".join(key))
 
 
-def create_session(model: Path | bytes, providers: Sequence[str] | None = None) -> Any:
-    """An ``onnxruntime.InferenceSession`` for ``model`` (a path or serialized bytes)."""
+def create_session(
+    model: Path | bytes, providers: Sequence[str] | None = None, memory_arena: bool = True
+) -> Any:
+    """An ``onnxruntime.InferenceSession`` for ``model`` (a path or serialized bytes).
+
+    ``memory_arena=False`` returns activation memory after each run: right for a model whose
+    input size varies (the CNN detector on photos of any size), where an arena would keep the
+    largest run's memory for good.
+    """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = os.cpu_count() or 1
+    options.enable_cpu_mem_arena = memory_arena
     if providers is None:
         available = ort.get_available_providers()
         providers = [_CUDA, _CPU] if _CUDA in available else [_CPU]
@@ -62,15 +70,15 @@ def create_session(model: Path | bytes, providers: Sequence[str] | None = None) 
     return session
 
 
-def session_for(name: str, cache_dir: Path) -> Any:
+def session_for(name: str, cache_dir: Path, memory_arena: bool = True) -> Any:
     """A session on the converted dlib network ``name``; a damaged cached file is replaced."""
     onnx_path = convert(source_path(name), cache_dir)
     try:
-        return create_session(onnx_path)
+        return create_session(onnx_path, memory_arena=memory_arena)
     except ModelConversionError:
         logger.warning("cached model %s could not be loaded; converting it again", onnx_path)
         onnx_path.unlink(missing_ok=True)
-        return create_session(convert(source_path(name), cache_dir))
+        return create_session(convert(source_path(name), cache_dir), memory_arena=memory_arena)
 
 
 class OnnxEmbedder:
@@ -155,7 +163,7 @@ class OnnxMmodDetector:
             if self._config is None:
                 self._config = mmod_config(source_path(CNN_FILE))
             if self._session is None:
-                self._session = session_for(CNN_FILE, self.cache_dir)
+                self._session = session_for(CNN_FILE, self.cache_dir, memory_arena=False)
 
     def _get(self) -> tuple[InferenceSession, mmod.MmodConfig]:
         if self._session is None or self._config is None:

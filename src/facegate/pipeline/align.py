@@ -123,20 +123,37 @@ def _rotated_corners(rect: tuple[float, ...], angle: float) -> F64:
 
 
 def _sample_bilinear(image: ImageArray, xs: F64, ys: F64) -> ImageArray:
-    """Bilinear samples with dlib's rules: outside -> 0, result truncated to uint8."""
-    rows, cols = image.shape[:2]
-    left = np.floor(xs).astype(np.int64)
-    top = np.floor(ys).astype(np.int64)
+    """Bilinear samples with dlib's rules: outside -> 0, result truncated to uint8.
+
+    Only the four neighbours of each sample are gathered and widened to float64, and the
+    arithmetic keeps dlib's order of operations (in place, to save passes over memory), so
+    results are bit-exact with dlib's.
+    """
+    rows, cols, channels = image.shape
+    left = np.floor(xs).astype(np.intp)
+    top = np.floor(ys).astype(np.intp)
     ok = (left >= 0) & (top >= 0) & (left + 1 < cols) & (top + 1 < rows)
-    lc, tc = np.where(ok, left, 0), np.where(ok, top, 0)
     fx = (xs - left)[..., None]
     fy = (ys - top)[..., None]
-    img = image.astype(np.float64)
-    val = (1 - fy) * ((1 - fx) * img[tc, lc] + fx * img[tc, lc + 1]) + fy * (
-        (1 - fx) * img[tc + 1, lc] + fx * img[tc + 1, lc + 1]
-    )
+    flat = np.ascontiguousarray(image).reshape(-1)
+    base = (np.where(ok, top * cols + left, 0) * channels)[..., None] + np.arange(channels)
+    below = channels * cols
+    val = flat.take(base).astype(np.float64)
+    val *= 1 - fx
+    right = flat.take(base + channels).astype(np.float64)
+    right *= fx
+    val += right  # (1 - lr) * tl + lr * tr
+    low = flat.take(base + below).astype(np.float64)
+    low *= 1 - fx
+    right = flat.take(base + below + channels).astype(np.float64)
+    right *= fx
+    low += right  # (1 - lr) * bl + lr * br
+    val *= 1 - fy
+    low *= fy
+    val += low
     val[~ok] = 0.0
-    out: ImageArray = np.clip(val, 0, 255).astype(np.uint8)
+    np.clip(val, 0, 255, out=val)
+    out: ImageArray = val.astype(np.uint8)
     return out
 
 
