@@ -62,7 +62,7 @@ def machine() -> dict[str, Any]:
 
 
 MEMORY_PROBE = """
-import json, resource, sys
+import json, sys
 from pathlib import Path
 from facegate.config import EngineConfig
 from facegate.imageio import decode
@@ -70,7 +70,10 @@ from facegate.models.onnx_runtime import OnnxMmodDetector
 from facegate.pipeline.engine import FaceEngine
 
 def peak():
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across exec.
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
 
 home, photo = Path(sys.argv[1]), sys.argv[2]
 engine = FaceEngine(EngineConfig(runtime="onnx", detector="hog", landmarks68=True), home=home)
