@@ -6,11 +6,13 @@ ones (mean and full covariance, then L2-normalised), so impostor scores look lik
 Probes: "mates" are gallery vectors moved to the cosine similarity that a second photo of the
 same person typically has (``--mate-similarity``); "strangers" are fresh draws.
 
-For each size the script builds the index the gallery uses (:class:`PurposeIndex`), exact and
-HNSW, searches one probe at a time (as ``identify`` does per face), and reports p50/p99
-latency, recall@1 (HNSW top-1 == exact top-1) and bytes per template. It also measures
-enrolment throughput and identify overhead through :class:`Gallery` with a stand-in engine
-(store, encryption, index: everything but face analysis). Writes JSON to ``--out``. Run:
+For each size the script builds the indexes the gallery can use (:class:`PurposeIndex`): exact
+(``IndexFlatIP``), projected (exact, through a scan of small codes and a certified re-rank;
+:mod:`facegate.store.projected`) and HNSW, searches one probe at a time (as ``identify`` does
+per face) with each of ``--threads`` FAISS thread counts, and reports p50/p99 latency, recall@1
+(top-1 == exact search's top-1) and bytes per template (everything the index keeps). It also
+measures enrolment throughput and identify overhead through :class:`Gallery` with a stand-in
+engine (store, encryption, index: everything but face analysis). Writes JSON to ``--out``. Run:
 
     .venv/bin/python bench/search.py --sizes 10000 100000 1000000
 """
@@ -120,6 +122,46 @@ def build(vectors: np.ndarray, params: IndexParams) -> tuple[PurposeIndex, float
     return index, time.perf_counter() - start
 
 
+def thread_latencies(
+    index: PurposeIndex, probes: dict[str, np.ndarray], threads: list[int]
+) -> tuple[dict[str, list[int]], dict[str, Any]]:
+    """Top-1 rows (first thread count) and latencies: ``mates`` for the first thread count,
+    ``mates_threads2`` for the others."""
+    top1: dict[str, list[int]] = {}
+    out: dict[str, Any] = {}
+    for i, t in enumerate(threads):
+        for kind, p in probes.items():
+            rows, ms = timed_searches(index, p, t)
+            top1.setdefault(kind, rows)
+            out[kind if i == 0 else f"{kind}_threads{t}"] = latency(ms)
+    return top1, out
+
+
+def bench_projected(
+    vectors: np.ndarray,
+    probes: dict[str, np.ndarray],
+    exact: dict[str, list[int]],
+    args: argparse.Namespace,
+) -> dict[str, Any]:
+    params = IndexParams(
+        0, large_index="projected", projected_rank=args.rank, projected_codec=args.codec
+    )
+    index, seconds = build(vectors, params)
+    top1, lat = thread_latencies(index, probes, args.threads)
+    recall = {
+        f"{kind}_recall_at_1": round(float(np.mean(np.array(rows) == np.array(exact[kind]))), 4)
+        for kind, rows in top1.items()
+    }
+    return {
+        "rank": args.rank,
+        "codec": args.codec,
+        "build_s": round(seconds, 1),
+        "bytes_per_template": round(index.memory_bytes() / len(vectors), 1),
+        **recall,
+        **lat,
+    }
+
+
 def bench_size(n: int, real: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
     synth = Synth(real, seed=n)
     vectors = gallery_vectors(real, synth, n)
@@ -131,15 +173,17 @@ def bench_size(n: int, real: np.ndarray, args: argparse.Namespace) -> dict[str, 
     }
     out: dict[str, Any] = {"templates": n}
     flat, flat_build = build(vectors, IndexParams(hnsw_min_size=n + 1))
-    exact = {kind: timed_searches(flat, p, args.threads) for kind, p in probes.items()}
+    exact, lat = thread_latencies(flat, probes, args.threads)
     out["exact"] = {
         "build_s": round(flat_build, 2),
         "bytes_per_template": round(flat.memory_bytes() / n, 1),
-        "mates_top1_is_anchor": float(np.mean(np.array(exact["mates"][0]) == anchors)),
-        **{kind: latency(ms) for kind, (_, ms) in exact.items()},
+        "mates_top1_is_anchor": float(np.mean(np.array(exact["mates"]) == anchors)),
+        **lat,
     }
     print(f"n={n} exact: {out['exact']}", flush=True)
     del flat
+    out["projected"] = bench_projected(vectors, probes, exact, args)
+    print(f"n={n} projected: {out['projected']}", flush=True)
     if n > args.max_hnsw:
         return out
     params = IndexParams(0, args.hnsw_m, args.ef_search[0], args.ef_construction)
@@ -153,8 +197,8 @@ def bench_size(n: int, real: np.ndarray, args: argparse.Namespace) -> dict[str, 
     for ef in args.ef_search:
         hnsw.ef_search = ef
         for kind, p in probes.items():
-            top1, ms = timed_searches(hnsw, p, args.threads)
-            recall = float(np.mean(np.array(top1) == np.array(exact[kind][0])))
+            top1, ms = timed_searches(hnsw, p, args.threads[0])
+            recall = float(np.mean(np.array(top1) == np.array(exact[kind])))
             out["hnsw"][f"{kind}_ef{ef}"] = {**latency(ms), "recall_at_1": round(recall, 4)}
     print(f"n={n} hnsw: {out['hnsw']}", flush=True)
     return out
@@ -236,12 +280,15 @@ def main() -> None:
     parser.add_argument("--ef-search", type=int, nargs="+", default=[128, 256, 512])
     parser.add_argument("--ef-construction", type=int, default=80)
     parser.add_argument("--max-hnsw", type=int, default=1_000_000, help="skip HNSW above this")
+    parser.add_argument("--rank", type=int, default=IndexParams().projected_rank)
+    parser.add_argument("--codec", choices=["sq8", "fp16", "float"], default="fp16")
     parser.add_argument("--enroll-subjects", type=int, default=2000)
     parser.add_argument(
         "--threads",
         type=int,
-        default=0,
-        help="FAISS threads while searching (0: all); builds use all",
+        nargs="+",
+        default=[1],
+        help="FAISS thread counts to search with (0: all); HNSW uses the first; builds use all",
     )
     parser.add_argument("--cache", type=Path, default=REPO / "bench/.cache/calibration.npz")
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared/data/lfw")
@@ -256,7 +303,7 @@ def main() -> None:
         "machine": {
             "cpus": os.cpu_count(),
             "faiss_build_threads": faiss.omp_get_max_threads(),
-            "faiss_search_threads": args.threads or faiss.omp_get_max_threads(),
+            "faiss_search_threads": [t or faiss.omp_get_max_threads() for t in args.threads],
             "platform": platform.platform(),
             "load_avg_at_start": [round(x, 2) for x in os.getloadavg()],
         },

@@ -3,10 +3,13 @@
 Each purpose has its own :class:`PurposeIndex` holding the templates of the subjects with an
 active consent for it, so a search for a purpose cannot return anyone else. Scores are inner
 products of unit vectors (cosine similarity). An index is exact (``IndexFlatIP``) until it
-holds more than ``hnsw_min_size`` templates, then HNSW (``IndexHNSWFlat``). Exact indexes
-delete in place; HNSW marks deleted entries dead, skips them in results and is rebuilt once a
-fifth of it is dead. :class:`VectorIndex` wraps the per-purpose indexes with a readers-writer
-lock: many concurrent searches (FAISS releases the GIL), one writer at a time.
+holds more than ``hnsw_min_size`` templates, then ``large_index``: approximate HNSW
+(``IndexHNSWFlat``) or ``"projected"``, an exact search that scans small codes of a projection
+and re-ranks on the full vectors with a proof that nothing was missed
+(:mod:`facegate.store.projected`). Exact indexes delete in place; the large kinds mark deleted
+entries dead, skip them in results and are rebuilt once a fifth of them is dead.
+:class:`VectorIndex` wraps the per-purpose indexes with a readers-writer lock: many concurrent
+searches (FAISS releases the GIL), one writer at a time.
 """
 
 from __future__ import annotations
@@ -15,14 +18,17 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Literal
 
 import faiss
 import numpy as np
 
+from facegate.store.projected import Codec, ProjectedFlatIndex
 from facegate.store.protocol import IntArray
 from facegate.types import FloatArray
 
 _DEAD_FRACTION_REBUILD = 0.2
+LargeIndex = Literal["hnsw", "projected"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +37,9 @@ class IndexParams:
     hnsw_m: int = 32
     hnsw_ef_search: int = 256
     hnsw_ef_construction: int = 80
+    large_index: LargeIndex = "hnsw"
+    projected_rank: int = 63  # codes of 64 dimensions: FAISS's SIMD paths want multiples of 16
+    projected_codec: Codec = "fp16"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +104,7 @@ class PurposeIndex:
         self.dim = dim
         self._params = params
         self.ef_search = params.hnsw_ef_search  # HNSW search breadth; may be tuned at run time
-        self._index: faiss.Index = faiss.IndexFlatIP(dim)
+        self._index: faiss.Index | ProjectedFlatIndex = faiss.IndexFlatIP(dim)
         self._labels = np.empty(0, dtype=np.int64)
         self._alive = np.empty(0, dtype=bool)
         self._dead = 0
@@ -103,11 +112,18 @@ class PurposeIndex:
 
     @property
     def kind(self) -> str:
+        if isinstance(self._index, ProjectedFlatIndex):
+            return "projected"
         return "hnsw" if self.is_hnsw else "flat"
 
     @property
     def is_hnsw(self) -> bool:
         return isinstance(self._index, faiss.IndexHNSWFlat)
+
+    @property
+    def is_large(self) -> bool:
+        """A large kind: deleted entries are marked dead, not removed in place."""
+        return not isinstance(self._index, faiss.IndexFlat)
 
     @property
     def templates(self) -> int:
@@ -118,14 +134,17 @@ class PurposeIndex:
         return self._subjects
 
     def memory_bytes(self) -> int:
-        """Bytes held by the FAISS structure and the label arrays."""
+        """Bytes held by the search structure (vectors, codes, links) and the label arrays."""
+        labels = self._labels.nbytes + self._alive.nbytes
+        if isinstance(self._index, ProjectedFlatIndex):
+            return self._index.memory_bytes() + labels
         vectors = int(self._index.ntotal) * self.dim * 4
         links = 0
         if self.is_hnsw:
             hnsw = self._index.hnsw  # type: ignore[attr-defined]
             links = (hnsw.neighbors.size() * 4) + (hnsw.offsets.size() * 8)
             links += hnsw.levels.size() * 4
-        return vectors + links + self._labels.nbytes + self._alive.nbytes
+        return vectors + links + labels
 
     def add(self, rows: IntArray, vectors: FloatArray) -> None:
         """Append templates; ``rows[i]`` is the subject row of ``vectors[i]``."""
@@ -137,8 +156,8 @@ class PurposeIndex:
             new_subjects = 0 if self.contains(int(unique[0])) else 1
         else:
             new_subjects = len(np.setdiff1d(unique, self._alive_labels(), assume_unique=True))
-        if not self.is_hnsw and self._index.ntotal + len(rows) > self._params.hnsw_min_size:
-            self._rebuild(extra_rows=rows, extra_vectors=vectors, hnsw=True)
+        if not self.is_large and self._index.ntotal + len(rows) > self._params.hnsw_min_size:
+            self._rebuild(extra_rows=rows, extra_vectors=vectors, large=True)
         else:
             self._index.add(vectors)
             self._labels = np.concatenate([self._labels, rows.astype(np.int64)])
@@ -151,15 +170,15 @@ class PurposeIndex:
         if len(positions) == 0:
             return 0
         self._subjects -= 1
-        if self.is_hnsw:
-            self._alive[positions] = False
-            self._dead += len(positions)
-            if self._dead > _DEAD_FRACTION_REBUILD * self._index.ntotal:
-                self._rebuild(hnsw=self.templates > self._params.hnsw_min_size)
-        else:
+        if isinstance(self._index, faiss.IndexFlat):
             self._index.remove_ids(faiss.IDSelectorBatch(positions.astype(np.int64)))
             self._labels = np.delete(self._labels, positions)
             self._alive = np.delete(self._alive, positions)
+        else:
+            self._alive[positions] = False
+            self._dead += len(positions)
+            if self._dead > _DEAD_FRACTION_REBUILD * self._index.ntotal:
+                self._rebuild(large=self.templates > self._params.hnsw_min_size)
         return len(positions)
 
     def contains(self, row: int) -> bool:
@@ -173,7 +192,7 @@ class PurposeIndex:
         extra_rows: IntArray | None = None,
         extra_vectors: FloatArray | None = None,
         *,
-        hnsw: bool,
+        large: bool,
     ) -> None:
         keep = np.flatnonzero(self._alive)
         vectors = self._index.reconstruct_n(0, int(self._index.ntotal))[keep]
@@ -181,15 +200,19 @@ class PurposeIndex:
         if extra_rows is not None and extra_vectors is not None:
             vectors = np.concatenate([vectors, extra_vectors])
             labels = np.concatenate([labels, extra_rows.astype(np.int64)])
-        self._index = self._new_index(hnsw)
+        self._index = self._new_index(large)
         self._index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         self._labels = labels
         self._alive = np.ones(len(labels), dtype=bool)
         self._dead = 0
 
-    def _new_index(self, hnsw: bool) -> faiss.Index:
-        if not hnsw:
+    def _new_index(self, large: bool) -> faiss.Index | ProjectedFlatIndex:
+        if not large:
             return faiss.IndexFlatIP(self.dim)
+        if self._params.large_index == "projected":
+            return ProjectedFlatIndex(
+                self.dim, self._params.projected_rank, self._params.projected_codec
+            )
         index = faiss.IndexHNSWFlat(self.dim, self._params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self._params.hnsw_ef_construction
         index.hnsw.efSearch = self._params.hnsw_ef_search
@@ -210,7 +233,7 @@ class PurposeIndex:
             k = min(ntotal, 4 * k)
 
     def _search_k(self, queries: FloatArray, k: int) -> tuple[FloatArray, IntArray]:
-        if self.is_hnsw:
+        if isinstance(self._index, faiss.IndexHNSWFlat):
             params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
             params.efSearch = max(self.ef_search, k)
             scores, positions = self._index.search(queries, k, params=params)
