@@ -4,11 +4,15 @@ From LFW (``../shared/data/lfw``, one folder per person) a fixed seed draws ``--
 people with at least ``--min-images`` photos and enrols the first photo of each; their other
 photos (at most ``--max-probes`` each) are mated searches. One photo each of ``--strangers``
 people who are not enrolled are non-mated searches: the right answer for them is "unknown".
+People whose photos calibrated the dlib pack's thresholds (``bench/calibrate.py``: the first
+photo of 3,000 of the 4,281 people) are left out, so the measured FPIR is not scored on the
+impostor pairs that set the thresholds.
 
 Every photo goes through facegate's default pipeline (``FaceEngine.analyze_many``: HOG detector,
 5-point landmarks, dlib-exact alignment, ResNet embedding) and the face nearest the image centre
-is kept. The same aligned chip also goes through dlib's own embedder without normalisation, the
-vector face_recognition works with. Reported:
+is kept. For face_recognition, the same photo goes through the dlib calls that
+``face_recognition.face_encodings`` makes (:class:`FaceRecognitionVectors`), again keeping the
+face nearest the centre: its raw, unnormalised vectors. Reported:
 
 (a) face_recognition's rule: the nearest enrolled face by Euclidean distance of dlib's raw
     vectors, a match when that distance is at most ``--tolerance`` (0.6, its default);
@@ -16,7 +20,7 @@ vector face_recognition works with. Reported:
     of ``--enrolled`` subjects;
 (c) the rank-1 identification rate against FPIR over a threshold sweep, as a table and a PNG.
 
-Embeddings are cached in ``bench/.cache/open_set.npz`` (keyed by image path; the cache holds
+Embeddings are cached in ``bench/.cache/open_set_v2.npz`` (keyed by image path; the cache holds
 embeddings of LFW photos, so it stays out of git). Run:
 
     .venv/bin/python bench/open_set.py
@@ -39,7 +43,6 @@ from typing import Any
 import numpy as np
 
 from facegate.eval.metrics import fnir_at_threshold, mate_ranks
-from facegate.pipeline.align import face_chip
 from facegate.pipeline.engine import FaceEngine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -59,6 +62,17 @@ def photos(folder: Path) -> list[Path]:
     return sorted(folder.glob("*.jpg"))
 
 
+def calibration_photos(lfw: Path, people: int) -> list[Path]:
+    """The photos ``bench/calibrate.py --people N`` drew its impostor pairs from."""
+    if people <= 0:
+        return []
+    sys.path.insert(0, str(Path(__file__).parent))
+    from calibrate import first_images
+
+    found: list[Path] = first_images(lfw, people)
+    return found
+
+
 def draw_split(lfw: Path, args: argparse.Namespace, has_face: dict[Path, bool]) -> Split:
     """Enrolled people, mated probes and strangers, drawn with ``args.seed``.
 
@@ -66,7 +80,10 @@ def draw_split(lfw: Path, args: argparse.Namespace, has_face: dict[Path, bool]) 
     draw; ``has_face`` says which photos have one (unknown photos count as having one).
     """
     rng = np.random.default_rng(args.seed)
-    folders = sorted(p for p in lfw.iterdir() if p.is_dir())
+    calibration = set(calibration_photos(lfw, args.calibration_people))
+    folders = sorted(
+        p for p in lfw.iterdir() if p.is_dir() and photos(p) and photos(p)[0] not in calibration
+    )
     order = rng.permutation(len(folders))
     several = [folders[i] for i in order if len(photos(folders[i])) >= args.min_images]
     enrolled: list[Path] = []
@@ -86,6 +103,42 @@ def draw_split(lfw: Path, args: argparse.Namespace, has_face: dict[Path, bool]) 
     return Split([f.name for f in enrolled], [photos(f)[0] for f in enrolled], mated, strangers)
 
 
+def off_centre(box: list[float], centre: tuple[float, float]) -> float:
+    """Squared distance of a box's centre (x1, y1, x2, y2) from the image centre."""
+    return ((box[0] + box[2]) / 2 - centre[0]) ** 2 + ((box[1] + box[3]) / 2 - centre[1]) ** 2
+
+
+class FaceRecognitionVectors:
+    """What ``face_recognition.face_encodings(image)`` computes, by dlib's own calls.
+
+    face_recognition 1.3 runs dlib's HOG detector (upsample 1), the 5-point shape predictor on
+    each detector box as it is (not clipped to the image), and dlib's ResNet on the image and
+    those landmarks (``num_jitters=1``), and returns the raw, unnormalised 128-d vectors.
+    Here, of the faces found, the one nearest the image centre.
+    """
+
+    def __init__(self) -> None:
+        import dlib
+
+        from facegate.models.dlib_runtime import EMBEDDER_FILE, SHAPE5_FILE
+        from facegate.models.files import model_path
+
+        self.detector = dlib.get_frontal_face_detector()
+        self.shapes = dlib.shape_predictor(str(model_path(SHAPE5_FILE)))
+        self.model = dlib.face_recognition_model_v1(str(model_path(EMBEDDER_FILE)))
+
+    def centre_face(self, pixels: np.ndarray) -> np.ndarray | None:
+        rects = list(self.detector(pixels, 1))
+        if not rects:
+            return None
+        centre = (pixels.shape[1] / 2, pixels.shape[0] / 2)
+        rect = min(
+            rects, key=lambda r: off_centre([r.left(), r.top(), r.right(), r.bottom()], centre)
+        )
+        shape = self.shapes(pixels, rect)
+        return np.asarray(self.model.compute_face_descriptor(pixels, shape, 1), dtype=np.float32)
+
+
 class Embeddings:
     """Unit (facegate) and raw (dlib) vectors per photo path, cached in an ``.npz`` file."""
 
@@ -102,40 +155,25 @@ class Embeddings:
         todo = [p for p in dict.fromkeys(paths) if str(p) not in self.unit]
         if not todo:
             return
-        import dlib
-
-        from facegate.models.dlib_runtime import EMBEDDER_FILE
-        from facegate.models.files import model_path
-
         engine = FaceEngine()
-        raw_model = dlib.face_recognition_model_v1(str(model_path(EMBEDDER_FILE)))
+        peer = FaceRecognitionVectors()
         start = time.perf_counter()
         for offset in range(0, len(todo), batch):
             chunk = todo[offset : offset + batch]
             for path, result in zip(chunk, engine.analyze_many(chunk), strict=True):
-                self._add(engine, raw_model, path, result)
+                faces = [f for f in result.faces if f.embedding is not None]
+                centre = (result.width / 2, result.height / 2)
+                nearest = min(
+                    faces, key=lambda f: off_centre(f.box.as_list(), centre), default=None
+                )
+                nan = np.full(128, np.nan, dtype=np.float32)
+                self.unit[str(path)] = nan if nearest is None else nearest.embedding.vector  # type: ignore[union-attr]
+                raw = peer.centre_face(engine.decode(path))
+                self.raw[str(path)] = nan if raw is None else raw
             self.save()
             done = offset + len(chunk)
-            rate = done / (time.perf_counter() - start)
-            print(f"embedded {done}/{len(todo)} photos ({rate:.1f}/s)", flush=True)
-
-    def _add(self, engine: FaceEngine, raw_model: Any, path: Path, result: Any) -> None:
-        faces = [f for f in result.faces if f.embedding is not None and f.landmarks is not None]
-        nan = np.full(128, np.nan, dtype=np.float32)
-        if not faces:
-            self.unit[str(path)], self.raw[str(path)] = nan, nan
-            return
-        cx, cy = result.width / 2, result.height / 2
-
-        def off_centre(face: Any) -> float:
-            b = face.box
-            return float(((b.x1 + b.x2) / 2 - cx) ** 2 + ((b.y1 + b.y2) / 2 - cy) ** 2)
-
-        face = min(faces, key=off_centre)
-        chip = np.ascontiguousarray(face_chip(engine.decode(path), face.landmarks))
-        raw = np.asarray(raw_model.compute_face_descriptor(chip), dtype=np.float32)
-        self.unit[str(path)] = face.embedding.vector.astype(np.float32)
-        self.raw[str(path)] = raw
+            speed = done / (time.perf_counter() - start)
+            print(f"embedded {done}/{len(todo)} photos ({speed:.1f}/s)", flush=True)
 
     def save(self) -> None:
         self.cache.parent.mkdir(parents=True, exist_ok=True)
@@ -150,7 +188,11 @@ class Embeddings:
         os.replace(tmp, self.cache)
 
     def has_face(self) -> dict[Path, bool]:
-        return {Path(k): bool(np.isfinite(v).all()) for k, v in self.unit.items()}
+        """Photos where both facegate and face_recognition's calls found a face."""
+        return {
+            Path(k): bool(np.isfinite(v).all() and np.isfinite(self.raw[k]).all())
+            for k, v in self.unit.items()
+        }
 
     def matrix(self, paths: list[Path], raw: bool = False) -> np.ndarray:
         table = self.raw if raw else self.unit
@@ -234,7 +276,8 @@ def plot(
         keep = fpir > 0
         ax.step(fpir[keep], ir[keep], where="post", label=label)
     for label, (x, y) in points.items():
-        ax.plot([max(x, 1e-3)], [y], "o", label=label)
+        shown = label if x > 0 else f"{label} (no stranger named; drawn at 1e-3)"
+        ax.plot([max(x, 1e-3)], [y], "o", label=shown)
     ax.set_xscale("log")
     ax.set(xlabel="FPIR (strangers given a name)", ylabel="rank-1 identification rate", title=title)
     ax.set_xlim(1e-3, 1.0)
@@ -320,7 +363,13 @@ def main() -> None:
     parser.add_argument("--max-probes", type=int, default=10, help="mated probes per person")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--tolerance", type=float, default=0.6)
-    parser.add_argument("--cache", type=Path, default=REPO / "bench/.cache/open_set.npz")
+    parser.add_argument(
+        "--calibration-people",
+        type=int,
+        default=3000,
+        help="leave out the people whose photos bench/calibrate.py --people N used (0: none)",
+    )
+    parser.add_argument("--cache", type=Path, default=REPO / "bench/.cache/open_set_v2.npz")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/open_set.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs/img/open_set.png")
     args = parser.parse_args()
@@ -328,7 +377,8 @@ def main() -> None:
 
     emb = Embeddings(args.cache)
     split = embed_split(emb, args.lfw, args)
-    with_face = [(i, p) for i, p in split.mated if np.isfinite(emb.unit[str(p)]).all()]
+    found = emb.has_face()
+    with_face = [(i, p) for i, p in split.mated if found[p]]
     mates = np.array([i for i, _ in with_face])
     probe_paths = [p for _, p in with_face]
     engine = FaceEngine()
@@ -344,6 +394,7 @@ def main() -> None:
             "seed": args.seed,
             "min_images": args.min_images,
             "max_probes_per_person": args.max_probes,
+            "left_out_calibration_people": args.calibration_people,
         },
     }
     sets = {"gallery": split.enrol_paths, "mated": probe_paths, "strangers": split.strangers}

@@ -89,8 +89,9 @@ class GalleryConfig(BaseModel):
         1_000_000,
         ge=1,
         title="HNSW threshold",
-        description="A purpose's index switches from exact inner-product search to HNSW once it "
-        "holds more than this many templates.",
+        description="A purpose's index switches from exact inner-product search (IndexFlatIP) "
+        "to `large_index` once it holds more than this many templates (the name predates "
+        "`large_index`).",
     )
     hnsw_m: int = Field(32, ge=4, le=128, title="HNSW links per node (M)")
     hnsw_ef_search: int = Field(
@@ -100,6 +101,14 @@ class GalleryConfig(BaseModel):
         description="Search breadth; higher is slower, surer (see docs/BENCHMARKS.md).",
     )
     hnsw_ef_construction: int = Field(80, ge=1, title="HNSW efConstruction")
+    large_index: Literal["projected", "hnsw"] = Field(
+        "projected",
+        title="Index above hnsw_min_size",
+        description="'projected': exact results from a scan of float16 codes of a 64-d "
+        "projection, re-ranked on the full vectors with a proof that nothing was missed (about "
+        "650 bytes per 128-d template, builds in seconds); 'hnsw': approximate, faster per "
+        "search, minutes to build at 1M (docs/BENCHMARKS.md).",
+    )
     operating_point: str = Field(
         "fpir=1e-2",
         title="Default 1:N operating point",

@@ -22,7 +22,7 @@ def test_search_finds_each_subject_and_dedupes(hnsw_min_size: int) -> None:
     rng = np.random.default_rng(0)
     vectors = _unit(rng, 200)
     rows = np.repeat(np.arange(100, dtype=np.int64), 2)  # two templates per subject
-    index = PurposeIndex(32, IndexParams(hnsw_min_size=hnsw_min_size))
+    index = PurposeIndex(32, IndexParams(hnsw_min_size=hnsw_min_size, large_index="hnsw"))
     index.add(rows, vectors)
     assert index.kind == ("hnsw" if hnsw_min_size == 10 else "flat")
     assert index.subjects == 100 and index.templates == 200
@@ -37,7 +37,7 @@ def test_remove_drops_all_templates_of_a_subject(hnsw_min_size: int) -> None:
     rng = np.random.default_rng(1)
     vectors = _unit(rng, 60)
     rows = np.repeat(np.arange(30, dtype=np.int64), 2)
-    index = PurposeIndex(32, IndexParams(hnsw_min_size=hnsw_min_size))
+    index = PurposeIndex(32, IndexParams(hnsw_min_size=hnsw_min_size, large_index="hnsw"))
     index.add(rows, vectors)
     assert index.remove(7) == 2
     assert index.remove(7) == 0
@@ -52,7 +52,7 @@ def test_remove_drops_all_templates_of_a_subject(hnsw_min_size: int) -> None:
 def test_hnsw_rebuilds_after_many_removals() -> None:
     rng = np.random.default_rng(2)
     vectors = _unit(rng, 50)
-    index = PurposeIndex(32, IndexParams(hnsw_min_size=10))
+    index = PurposeIndex(32, IndexParams(hnsw_min_size=10, large_index="hnsw"))
     index.add(np.arange(50, dtype=np.int64), vectors)
     for row in range(20):
         index.remove(row)
@@ -63,7 +63,7 @@ def test_hnsw_rebuilds_after_many_removals() -> None:
 def test_flat_switches_to_hnsw_when_it_grows() -> None:
     rng = np.random.default_rng(3)
     vectors = _unit(rng, 30)
-    index = PurposeIndex(32, IndexParams(hnsw_min_size=20))
+    index = PurposeIndex(32, IndexParams(hnsw_min_size=20, large_index="hnsw"))
     index.add(np.arange(15, dtype=np.int64), vectors[:15])
     assert index.kind == "flat"
     index.add(np.arange(15, 30, dtype=np.int64), vectors[15:])

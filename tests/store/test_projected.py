@@ -8,6 +8,7 @@ import pytest
 
 from facegate.store.index import IndexParams, PurposeIndex
 from facegate.store.projected import ProjectedFlatIndex
+from facegate.store.protocol import IntArray
 from facegate.types import FloatArray
 
 
@@ -19,7 +20,7 @@ def _faces_like(rng: np.random.Generator, n: int, dim: int = 32) -> FloatArray:
     return out
 
 
-def _assert_exact(positions: FloatArray, vectors: FloatArray, queries: FloatArray, k: int) -> None:
+def _assert_exact(positions: IntArray, vectors: FloatArray, queries: FloatArray, k: int) -> None:
     """``positions`` hold an exhaustive search's top ``k`` (up to float ties), best first."""
     flat = faiss.IndexFlatIP(vectors.shape[1])
     flat.add(vectors)

@@ -93,7 +93,11 @@ class FaceAnalyzer(Protocol):
 
 def _index_params(config: GalleryConfig) -> IndexParams:
     return IndexParams(
-        config.hnsw_min_size, config.hnsw_m, config.hnsw_ef_search, config.hnsw_ef_construction
+        config.hnsw_min_size,
+        config.hnsw_m,
+        config.hnsw_ef_search,
+        config.hnsw_ef_construction,
+        large_index=config.large_index,
     )
 
 

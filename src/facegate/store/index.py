@@ -37,7 +37,7 @@ class IndexParams:
     hnsw_m: int = 32
     hnsw_ef_search: int = 256
     hnsw_ef_construction: int = 80
-    large_index: LargeIndex = "hnsw"
+    large_index: LargeIndex = "projected"
     projected_rank: int = 63  # codes of 64 dimensions: FAISS's SIMD paths want multiples of 16
     projected_codec: Codec = "fp16"
 
