@@ -1,4 +1,4 @@
-"""Gallery search benchmark: latency, recall@1 of HNSW against exact search, memory, enrolment.
+"""Gallery search benchmark: latency, recall@1 against exact search, memory, enrolment.
 
 Gallery vectors are real dlib embeddings of different LFW people (from ``bench/calibrate.py``'s
 cache, or embedded here) followed by synthetic ones drawn from a Gaussian fitted to the real
