@@ -94,3 +94,12 @@ def test_purpose_index_switches_to_projected_and_stays_exact() -> None:
         index.remove(row)
     assert index.kind == "projected" and index.templates == 298
     assert index.search(vectors[200:201], 1)[0][0].row == 100
+
+
+def test_default_large_index_is_projected_and_fits_small_dimensions() -> None:
+    rng = np.random.default_rng(10)
+    vectors = _faces_like(rng, 40, dim=16)  # fewer dimensions than the default rank
+    index = PurposeIndex(16, IndexParams(hnsw_min_size=20))
+    index.add(np.arange(40, dtype=np.int64), vectors)
+    assert index.kind == "projected"
+    assert [h[0].row for h in index.search(vectors, 1)] == list(range(40))

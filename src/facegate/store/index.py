@@ -211,7 +211,9 @@ class PurposeIndex:
             return faiss.IndexFlatIP(self.dim)
         if self._params.large_index == "projected":
             return ProjectedFlatIndex(
-                self.dim, self._params.projected_rank, self._params.projected_codec
+                self.dim,
+                min(self._params.projected_rank, self.dim - 1),
+                self._params.projected_codec,
             )
         index = faiss.IndexHNSWFlat(self.dim, self._params.hnsw_m, faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = self._params.hnsw_ef_construction
