@@ -22,7 +22,7 @@ from facegate.errors import (
     SubjectNotFoundError,
 )
 from facegate.store.gallery import FaceAnalyzer, Gallery
-from facegate.store.protocol import Subject
+from facegate.store.serialize import subject_dict
 
 consent_app = typer.Typer(help="Record and withdraw purpose-bound consent.", no_args_is_help=True)
 subjects_app = typer.Typer(help="List, show and erase enrolled subjects.", no_args_is_help=True)
@@ -58,33 +58,6 @@ def open_gallery(data: Path | None) -> Gallery:
         master_key=key,
         preload=False,
     )
-
-
-def _subject_json(gallery: Gallery, subject: Subject) -> dict[str, Any]:
-    consents = gallery.consents(subject.id)
-    templates = gallery.templates(subject.id)
-    return {
-        "subject_id": subject.id,
-        "subject": subject.display_name,
-        "external_id": subject.external_id,
-        "created_at": subject.created_at.isoformat(),
-        "templates": len(templates),
-        "packs": sorted({t.pack for t in templates}),
-        "consents": [
-            {
-                "purpose": c.purpose,
-                "evidence": c.evidence,
-                "granted_at": c.granted_at.isoformat(),
-                "expires_at": c.expires_at.isoformat() if c.expires_at else None,
-                "revoked_at": c.revoked_at.isoformat() if c.revoked_at else None,
-                "text": c.text,
-                "text_version": c.text_version,
-                "method": c.method,
-                "recorded_by": c.recorded_by,
-            }
-            for c in consents
-        ],
-    }
 
 
 @consent_app.command("grant")
@@ -324,7 +297,7 @@ def subjects_show(
 ) -> None:
     """One subject: consents (with evidence) and templates (never the embeddings)."""
     with open_gallery(data) as gallery:
-        info = _subject_json(gallery, gallery.subject(subject))
+        info = subject_dict(gallery, gallery.subject(subject))
     if as_json:
         emit_json(info)
         return

@@ -19,9 +19,9 @@ from facegate.server import openapi
 from facegate.server.deps import AdminKey, EnrollKey, ServicesDep, check_purpose
 from facegate.server.keys import ApiKey
 from facegate.server.payload import read_payload
-from facegate.server.serialize import consent_dict, subject_dict, subject_summary
 from facegate.server.services import Services, actor_of
 from facegate.server.workers import ServerEngine
+from facegate.store.serialize import consent_dict, subject_dict, subject_summary
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 

@@ -1,4 +1,4 @@
-"""JSON shapes shared with the CLI's ``--json`` output (``subjects list|show``)."""
+"""JSON shapes of subjects, consents and templates, shared by the CLI and the HTTP API."""
 
 from __future__ import annotations
 
