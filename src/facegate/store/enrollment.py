@@ -1,18 +1,28 @@
-"""Enrolment input handling: reading sources, hashing them, and choosing the one usable face."""
+"""Enrolment input handling: reading sources, hashing them, choosing the one usable face, and
+turning each image into a template (or a labelled failure)."""
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from facegate.config import GalleryConfig, ImageLimits
-from facegate.errors import LowQualityFaceError, MultipleFacesError, NoFaceError
+from facegate.errors import (
+    EnrollmentError,
+    FaceError,
+    FacegateError,
+    LowQualityFaceError,
+    MultipleFacesError,
+    NoFaceError,
+)
 from facegate.imageio import ImageSource, read_bytes
-from facegate.types import Face
+from facegate.store.protocol import NewTemplate
+from facegate.types import DetectResult, Face, FloatArray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -64,3 +74,39 @@ def enrollment_face(faces: list[Face], label: str, config: GalleryConfig) -> Fac
             f"need >= {config.min_face_size} px and score >= {config.min_detector_score:g})"
         )
     return good[0]
+
+
+def analyze_images(
+    images: Sequence[ImageSource],
+    analyze: Callable[[ImageSource], DetectResult],
+    limits: ImageLimits,
+    config: GalleryConfig,
+) -> tuple[list[tuple[SourceImage, NewTemplate]], list[tuple[str, FacegateError]]]:
+    """A template for each image holding exactly one usable face; the others as failures
+    ``(label, error)``. ``analyze`` is the engine's detect-and-embed call."""
+    if not images:
+        raise EnrollmentError("enrolment needs at least one image", [])
+    new: list[tuple[SourceImage, NewTemplate]] = []
+    failures: list[tuple[str, FacegateError]] = []
+    for position, image in enumerate(images):
+        label = f"image {position + 1}"
+        try:
+            source = read_source(image, position, limits)
+            label = source.label
+            faces = analyze(source.data).faces
+            face = enrollment_face(faces, source.label, config)
+        except FacegateError as exc:
+            failures.append((label, exc))
+            continue
+        vector, pack = embedding_of(face)
+        new.append((source, NewTemplate(vector, pack, source.sha256, face.quality)))
+    return new, failures
+
+
+def embedding_of(face: Face) -> tuple[FloatArray, str]:
+    """The face's embedding vector and model pack; raises if it is missing or not finite."""
+    if face.embedding is None:
+        raise NoFaceError("a face was found but could not be aligned for embedding")
+    if not np.isfinite(face.embedding.vector).all():
+        raise FaceError("the engine returned a non-finite embedding for a face")
+    return face.embedding.vector, face.embedding.pack

@@ -26,9 +26,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import datetime, timedelta
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Protocol
@@ -41,8 +39,6 @@ from facegate.errors import (
     ConfigError,
     ConsentRequiredError,
     EnrollmentError,
-    FaceError,
-    FacegateError,
     NoFaceError,
     StoreError,
     SubjectNotFoundError,
@@ -52,17 +48,15 @@ from facegate.pipeline.calibration import Calibration
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent, Clock
 from facegate.privacy.purposes import check_purpose_name
 from facegate.store.crypto import MasterKey
-from facegate.store.enrollment import SourceImage, enrollment_face, read_source
+from facegate.store.enrollment import SourceImage, analyze_images, embedding_of
+from facegate.store.gallery_admin import GalleryAdmin
 from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
 from facegate.store.protocol import (
     Consent,
-    ConsentEvidence,
     NewTemplate,
     Purpose,
-    PurposeErasure,
     Store,
     Subject,
-    SweepResult,
     TemplateInfo,
 )
 from facegate.store.results import (
@@ -74,7 +68,7 @@ from facegate.store.results import (
     SubjectVerifyResult,
 )
 from facegate.store.sql import SqlStore
-from facegate.types import DetectResult, Face, FloatArray
+from facegate.types import DetectResult, Face
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +95,7 @@ def _index_params(config: GalleryConfig) -> IndexParams:
     )
 
 
-class Gallery:
+class Gallery(GalleryAdmin):
     """Subjects, consents and templates in a :class:`Store`, searched through FAISS."""
 
     def __init__(
@@ -197,59 +191,11 @@ class Gallery:
     def index_stats(self) -> dict[str, IndexStats]:
         return self._index.stats()
 
-    def _reload_loaded(self) -> None:
-        with self._write:
-            for purpose in list(self._loaded):
-                self._load(purpose, force=True)
-
-    def _reindex_subject(self, subject: Subject) -> None:
-        with self._write:
-            for purpose in self._loaded:
-                self._index.remove(purpose, subject.row)
-                if subject.row not in self.store.active_rows(purpose, [subject.row]):
-                    continue
-                vectors = self.store.subject_vectors(subject.id, self.engine.pack_id, purpose)
-                if len(vectors):
-                    self._index.add(purpose, subject.row, vectors)
-
-    # audit
-
-    def record(self, event: AuditEvent, actor: Actor | None = None) -> int:
-        """Append ``event`` to the audit chain; returns its sequence number."""
-        return self.audit.append(event, actor).seq
-
-    @contextmanager
-    def _audited(
-        self, actor: Actor | None, operation: str, purpose: str | None, ids: Sequence[str]
-    ) -> Iterator[None]:
-        """Record a refusal (any facegate error) before it propagates, once per error."""
-        try:
-            yield
-        except FacegateError as exc:
-            if getattr(exc, "audit_seq", None) is None:
-                event = AuditEvent(operation, purpose, ids, f"refused: {type(exc).__name__}")
-                exc.audit_seq = self.record(event, actor)  # type: ignore[attr-defined]
-            raise
-
-    # purposes, subjects, consents
+    # purposes, subjects, consents (changes to consents and erasure: GalleryAdmin)
 
     def add_purpose(self, name: str, description: str = "") -> Purpose:
         """The purpose ``name``, created with the default policy (explicit consent) if new."""
         return self.store.add_purpose(check_purpose_name(name), description)
-
-    def define_purpose(self, purpose: Purpose, actor: Actor | None = None) -> Purpose:
-        """Create or update a purpose and its policy (retention, legal basis, scopes...)."""
-        check_purpose_name(purpose.name)
-        with self._audited(actor, "purpose.define", purpose.name, ()):
-            saved = self.store.define_purpose(purpose)
-            basis = "consent" if saved.consent_required else f"no consent: {saved.legal_basis}"
-            days = saved.retention_days
-            self.record(
-                AuditEvent("purpose.define", saved.name, (), f"{basis}; retention {days} d"), actor
-            )
-        if purpose.name in self._loaded:
-            self._load(purpose.name, force=True)
-        return saved
 
     def purposes(self) -> list[Purpose]:
         return self.store.list_purposes()
@@ -282,112 +228,6 @@ class Gallery:
     def templates(self, subject_id: str) -> list[TemplateInfo]:
         return self.store.templates(subject_id)
 
-    def grant_consent(
-        self,
-        subject_id: str,
-        purpose: str,
-        evidence: str = "",
-        expires_at: datetime | None = None,
-        *,
-        text: str | None = None,
-        text_version: str | None = None,
-        method: str | None = None,
-        actor: Actor | None = None,
-    ) -> Consent:
-        """Record an explicit consent with its evidence; the subject's templates for that
-        purpose join its search at once.
-
-        ``text`` is the exact text shown to the person, ``text_version`` its version, ``method``
-        how it was given (``signed-form``, ``app-checkbox``...); ``evidence`` any further
-        reference. At least one of ``text`` and ``evidence`` is required.
-        """
-        with self._audited(actor, "consent.grant", purpose, (subject_id,)):
-            if not (text or "").strip() and not evidence.strip():
-                raise StoreError("consent needs evidence: the text shown, or a reference to it")
-            who = actor or Actor()
-            proof = ConsentEvidence(evidence, text, text_version, method, who.key_id)
-            with self._write:
-                consent = self.store.grant_consent(subject_id, purpose, proof, expires_at)
-                subject = self.store.get_subject(subject_id)
-                self._reindex_subject(subject)
-            until = f" until {expires_at.isoformat()}" if expires_at else ""
-            self.record(
-                AuditEvent("consent.grant", purpose, (subject_id,), f"granted{until}"), actor
-            )
-        return consent
-
-    def revoke_consent(self, subject_id: str, purpose: str, actor: Actor | None = None) -> bool:
-        """Revoke; the subject leaves that purpose's search at once. False if none was active."""
-        with self._audited(actor, "consent.revoke", purpose, (subject_id,)):
-            with self._write:
-                subject = self.store.get_subject(subject_id)
-                self.store.get_purpose(purpose)
-                changed = self.store.revoke_consent(subject_id, purpose)
-                self._index.remove(purpose, subject.row)
-            decision = "revoked" if changed else "none active"
-            self.record(AuditEvent("consent.revoke", purpose, (subject_id,), decision), actor)
-        return changed
-
-    def erase(self, subject_id: str, actor: Actor | None = None) -> None:
-        """Delete the subject, its consents, templates and data key (crypto-shredding)."""
-        with self._audited(actor, "erase", None, (subject_id,)):
-            with self._write:
-                subject = self.store.get_subject(subject_id)
-                self.store.erase_subject(subject_id)
-                self._index.remove_everywhere(subject.row)
-            self.record(AuditEvent("erase", None, (subject_id,), "subject erased"), actor)
-
-    def erase_template(self, template_id: int, actor: Actor | None = None) -> TemplateInfo:
-        """Delete one template; the subject stays, its other templates too."""
-        with self._audited(actor, "erase.template", None, ()):
-            with self._write:
-                info = self.store.erase_template(template_id)
-                self._reindex_subject(self.store.get_subject(info.subject_id))
-            event = AuditEvent(
-                "erase.template", info.purpose, (info.subject_id,), f"template {template_id}"
-            )
-            self.record(event, actor)
-        return info
-
-    def erase_purpose(self, purpose: str, actor: Actor | None = None) -> PurposeErasure:
-        """Delete everything held for one purpose (see :meth:`SqlStore.erase_purpose`)."""
-        with self._audited(actor, "erase.purpose", purpose, ()):
-            with self._write:
-                done = self.store.erase_purpose(purpose)
-                self._loaded.discard(purpose)
-                self._index.load(purpose, [])
-                self._reload_loaded()
-            decision = (
-                f"{done.templates} templates, {done.consents} consents, "
-                f"{len(done.erased_subjects)} subjects erased"
-            )
-            self.record(
-                AuditEvent("erase.purpose", purpose, done.affected_subjects, decision), actor
-            )
-        return done
-
-    def sweep(
-        self,
-        now: datetime | None = None,
-        pending_grace: timedelta = timedelta(days=1),
-        actor: Actor | None = None,
-    ) -> SweepResult:
-        """Apply retention: see :meth:`facegate.store.lifecycle.LifecycleQueries.sweep`."""
-        when = now or _now(self.store)
-        with self._audited(actor, "retention.sweep", None, ()):
-            with self._write:
-                done = self.store.sweep(when, pending_grace)
-                if done.templates or done.erased_subjects:
-                    self._reload_loaded()
-            decision = (
-                f"{done.templates_past_retention} past retention, "
-                f"{done.templates_without_consent} without consent, "
-                f"{len(done.erased_subjects)} subjects erased"
-            )
-            ids = sorted(set(done.affected_subjects) | set(done.erased_subjects))
-            self.record(AuditEvent("retention.sweep", None, ids, decision), actor)
-        return done
-
     def _require_consent(self, subject: Subject, purpose: str) -> None:
         policy = self.store.get_purpose(purpose)
         if not policy.consent_required:
@@ -419,7 +259,9 @@ class Gallery:
             subject = self.store.get_subject(subject_id)
             self._require_consent(subject, purpose)
             self._load(purpose)
-            new, failures = self._analyze_for_enrollment(images)
+            new, failures = analyze_images(  # the engine is built on first use, as before
+                images, lambda data: self.engine.analyze(data), self.limits, self.config
+            )
             if failures and not skip_failures:
                 detail = "; ".join(str(err) for _, err in failures)
                 raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
@@ -437,27 +279,6 @@ class Gallery:
             self.record(AuditEvent("enroll", purpose, (subject.id,), decision), actor)
         log.info("enrolled subject %s: %d templates added", subject.id, len(added))
         return EnrollResult(subject, purpose, added, skipped, failures, warnings)
-
-    def _analyze_for_enrollment(
-        self, images: Sequence[ImageSource]
-    ) -> tuple[list[tuple[SourceImage, NewTemplate]], list[tuple[str, FacegateError]]]:
-        if not images:
-            raise EnrollmentError("enrolment needs at least one image", [])
-        new: list[tuple[SourceImage, NewTemplate]] = []
-        failures: list[tuple[str, FacegateError]] = []
-        for position, image in enumerate(images):
-            label = f"image {position + 1}"
-            try:
-                source = read_source(image, position, self.limits)
-                label = source.label
-                faces = self.engine.analyze(source.data).faces
-                face = enrollment_face(faces, source.label, self.config)
-            except FacegateError as exc:
-                failures.append((label, exc))
-                continue
-            vector, pack = _embedding_of(face)
-            new.append((source, NewTemplate(vector, pack, source.sha256, face.quality)))
-        return new, failures
 
     def _duplicate_warnings(
         self, subject: Subject, purpose: str, new: list[tuple[SourceImage, NewTemplate]]
@@ -542,7 +363,7 @@ class Gallery:
         )
         out: list[FaceIdentification] = []
         if faces:
-            queries = np.stack([_embedding_of(f)[0] for f in faces])
+            queries = np.stack([embedding_of(f)[0] for f in faces])
             hits = self._index.search(purpose, queries, max(1, top_k))
             candidates = self._candidates(purpose, hits)
             for face, cands in zip(faces, candidates, strict=True):
@@ -584,7 +405,7 @@ class Gallery:
                     f"subject {subject.id} has no templates of pack {pack} for {purpose!r}"
                 )
             face = _largest_embedded_face(self.engine.analyze(image).faces)
-            similarity = float(np.max(vectors @ _embedding_of(face)[0]))
+            similarity = float(np.max(vectors @ embedding_of(face)[0]))
             point = self.engine.calibration.operating_point(
                 operating_point or self.config.verify_operating_point
             )
@@ -599,19 +420,6 @@ def _largest_embedded_face(faces: list[Face]) -> Face:
     if not embedded:
         raise NoFaceError("no face found in the probe image")
     return max(embedded, key=lambda f: f.box.area)
-
-
-def _embedding_of(face: Face) -> tuple[FloatArray, str]:
-    if face.embedding is None:
-        raise NoFaceError("a face was found but could not be aligned for embedding")
-    if not np.isfinite(face.embedding.vector).all():
-        raise FaceError("the engine returned a non-finite embedding for a face")
-    return face.embedding.vector, face.embedding.pack
-
-
-def _now(store: Store) -> datetime:
-    clock = getattr(store, "clock", None)
-    return clock() if callable(clock) else datetime.now().astimezone()
 
 
 def _default_engine(home: Path, limits: ImageLimits | None) -> Callable[[], FaceAnalyzer]:
