@@ -6,14 +6,42 @@ import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
 from facegate.config import EngineConfig, Settings
 from facegate.pipeline.engine import FaceEngine
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent
+
+
+class DetectorName(StrEnum):
+    hog = "hog"
+    cnn = "cnn"
+
+
+class RuntimeName(StrEnum):
+    dlib = "dlib"
+    onnx = "onnx"
+
+
+# Options shared by several commands.
+DetectorOpt = Annotated[
+    DetectorName | None, typer.Option("--detector", help="hog (fast) or cnn (finds more faces).")
+]
+UpsampleOpt = Annotated[
+    int | None, typer.Option("--upsample", min=0, max=4, help="Double the image N times first.")
+]
+RuntimeOpt = Annotated[
+    RuntimeName | None, typer.Option("--runtime", help="onnx (fast) or dlib (reference).")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Data directory (default: $FACEGATE_HOME or ./facegate-data)."),
+]
 
 
 def cli_actor() -> Actor:

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from facegate.cli.common import emit_json, engine, record_local, settings
+from facegate.cli.common import (
+    DataOpt,
+    DetectorOpt,
+    JsonOpt,
+    RuntimeOpt,
+    UpsampleOpt,
+    emit_json,
+    engine,
+    record_local,
+    settings,
+)
 from facegate.errors import FacegateError
 from facegate.models.files import DLIB_FILES, file_status, package_dir
 from facegate.privacy.audit import AuditEvent
@@ -16,31 +25,6 @@ from facegate.types import DetectResult
 
 models_app = typer.Typer(help="Model packs and their files.", no_args_is_help=True)
 EXAMPLES = Path("../shared/data/face_recognition/examples")
-
-
-class DetectorName(StrEnum):
-    hog = "hog"
-    cnn = "cnn"
-
-
-class RuntimeName(StrEnum):
-    dlib = "dlib"
-    onnx = "onnx"
-
-
-DetectorOpt = Annotated[
-    DetectorName | None, typer.Option("--detector", help="hog (fast) or cnn (finds more faces).")
-]
-UpsampleOpt = Annotated[
-    int | None, typer.Option("--upsample", min=0, max=4, help="Double the image N times first.")
-]
-RuntimeOpt = Annotated[
-    RuntimeName | None, typer.Option("--runtime", help="onnx (fast) or dlib (reference).")
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
-DataOpt = Annotated[
-    Path | None, typer.Option("--data", help="Data directory (default: $FACEGATE_HOME).")
-]
 
 
 def _draw_target(out: Path, image: Path, many: bool) -> Path:

@@ -12,7 +12,17 @@ from typing import Annotated, Any
 
 import typer
 
-from facegate.cli.common import emit_json, engine, settings
+from facegate.cli.common import (
+    DataOpt,
+    DetectorName,
+    DetectorOpt,
+    RuntimeName,
+    RuntimeOpt,
+    UpsampleOpt,
+    emit_json,
+    engine,
+    settings,
+)
 from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
 from facegate.eval.extract import Extractor, FaceChoice, ProgressFn
@@ -28,16 +38,6 @@ eval_app = typer.Typer(
 )
 
 
-class DetectorName(StrEnum):
-    hog = "hog"
-    cnn = "cnn"
-
-
-class RuntimeName(StrEnum):
-    dlib = "dlib"
-    onnx = "onnx"
-
-
 class FaceRule(StrEnum):
     centre = "centre"
     largest = "largest"
@@ -47,12 +47,8 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print one summary object 
 OutOpt = Annotated[
     Path | None, typer.Option("--out", help="Report folder (default: <data dir>/reports).")
 ]
-DetectorOpt = Annotated[DetectorName | None, typer.Option("--detector", help="hog or cnn.")]
-UpsampleOpt = Annotated[int | None, typer.Option("--upsample", min=0, max=4)]
-RuntimeOpt = Annotated[RuntimeName | None, typer.Option("--runtime", help="dlib or onnx.")]
 WorkersOpt = Annotated[int, typer.Option("--workers", min=1, max=64, help="Worker processes.")]
 CacheOpt = Annotated[bool, typer.Option("--cache/--no-cache", help="Reuse cached faces.")]
-DataOpt = Annotated[Path | None, typer.Option("--data", help="Data directory.")]
 FaceOpt = Annotated[
     FaceRule, typer.Option("--face", help="Which face of an image: nearest the centre or largest.")
 ]

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from facegate.cli.common import cli_actor, emit_json, settings
+from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json, settings
 from facegate.config import Settings
 from facegate.errors import (
     FaceError,
@@ -29,11 +29,6 @@ subjects_app = typer.Typer(help="List, show and erase enrolled subjects.", no_ar
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp"})
 
-DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data directory (default: $FACEGATE_HOME or ./facegate-data)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
 SubjectOpt = Annotated[
     str, typer.Option("--subject", help="Subject id, external id or display name.")
 ]

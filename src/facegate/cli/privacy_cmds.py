@@ -14,8 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from facegate.cli.common import audit_chain, cli_actor, emit_json, settings
-from facegate.cli.gallery_cmds import DataOpt, JsonOpt, open_gallery, subjects_app
+from facegate.cli.common import DataOpt, JsonOpt, audit_chain, cli_actor, emit_json, settings
+from facegate.cli.gallery_cmds import open_gallery, subjects_app
 from facegate.errors import StoreError
 from facegate.privacy.audit import AuditEvent, parse_anchor
 from facegate.privacy.purposes import load_purposes, purpose_dict

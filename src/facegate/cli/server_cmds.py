@@ -6,21 +6,14 @@ key's secret is printed once and never stored (only its SHA-256).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from facegate.cli.common import audit_chain, cli_actor, emit_json, settings
+from facegate.cli.common import DataOpt, JsonOpt, audit_chain, cli_actor, emit_json, settings
 from facegate.server.keys import SCOPES, KeyStore, parse_list
 
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
-
-DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", help="Data directory (default: $FACEGATE_HOME or ./facegate-data)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
 
 
 def serve(
