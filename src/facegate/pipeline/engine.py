@@ -25,6 +25,7 @@ from facegate.imageio import ImageSource, decode
 from facegate.models.base import Detector, Embedder, Landmarker
 from facegate.pipeline.align import face_chip
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
+from facegate.pipeline.quality import face_quality
 from facegate.types import BBox, DetectResult, Embedding, Face, ImageArray, VerifyResult
 
 PACK_IDS = {"dlib": "dlib-resnet-v1"}
@@ -146,11 +147,11 @@ class FaceEngine:
             return list(faces)
         chips = np.stack([face_chip(pixels, f.landmarks) for f in with_lm])  # type: ignore[arg-type]
         vectors = embedder.embed(chips)
-        by_id = {id(f): v for f, v in zip(with_lm, vectors, strict=True)}
-        return [
-            _with_embedding(f, Embedding(by_id[id(f)], self.pack_id)) if id(f) in by_id else f
-            for f in faces
-        ]
+        by_id = {
+            id(f): _with_embedding(f, Embedding(v, self.pack_id), chip)
+            for f, v, chip in zip(with_lm, vectors, chips, strict=True)
+        }
+        return [by_id.get(id(f), f) for f in faces]
 
     def analyze(self, image: ImageSource) -> DetectResult:
         """Detect, align and embed every face in the image."""
@@ -184,8 +185,8 @@ class FaceEngine:
             chips = np.stack([face_chip(found[i][0], f.landmarks) for i, f in flat])  # type: ignore[arg-type]
             vectors = embedder.embed(chips)
             embedded = {
-                id(f): _with_embedding(f, Embedding(v, self.pack_id))
-                for (_, f), v in zip(flat, vectors, strict=True)
+                id(f): _with_embedding(f, Embedding(v, self.pack_id), chip)
+                for (_, f), v, chip in zip(flat, vectors, chips, strict=True)
             }
         else:
             embedded = {}
@@ -233,12 +234,14 @@ class FaceEngine:
         return VerifyResult(similarity >= point.threshold, similarity, point, fa, fb)
 
 
-def _with_embedding(face: Face, embedding: Embedding) -> Face:
+def _with_embedding(face: Face, embedding: Embedding, chip: ImageArray) -> Face:
+    """The face with its embedding and the unified quality score of its chip."""
+    quality = face_quality(chip, face.landmarks).score if face.landmarks is not None else None
     return Face(
         box=face.box,
         score=face.score,
         landmarks=face.landmarks,
         landmarks68=face.landmarks68,
         embedding=embedding,
-        quality=face.quality,
+        quality=quality,
     )
