@@ -23,6 +23,9 @@ from facegate.eval.cache import EmbeddingCache, FaceRecord, sha256_of
 from facegate.imageio import ImageSource, decode
 from facegate.types import BBox, DetectResult, Face, FloatArray, ImageArray
 
+# Part of every cache key: bump it when what a record holds changes (2: quality scores).
+RECORD_VERSION = 2
+
 logger = logging.getLogger(__name__)
 
 ProgressFn = Callable[[str, int, int], None]
@@ -140,7 +143,7 @@ class Extractor:
     ) -> dict[Path, FaceRecord]:
         """One record per path (in any order of completion; the dict is keyed by path)."""
         start = time.perf_counter()
-        variant = f"{task.key}|{self.variant}"
+        variant = f"{task.key}|{self.variant}|r{RECORD_VERSION}"
         out: dict[Path, FaceRecord] = {}
         todo: list[tuple[Path, str, bytes]] = []
         for path in dict.fromkeys(paths):
