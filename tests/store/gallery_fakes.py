@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facegate.config import ImageLimits
 from facegate.imageio import ImageSource, decode
 from facegate.pipeline.calibration import Calibration
 from facegate.types import BBox, DetectResult, Embedding, Face, FloatArray, ImageArray
@@ -46,7 +47,8 @@ def face_image(person: int, variant: int = 0, faces: int = 1, size: int = 120) -
 class FakeEngine:
     """Implements the gallery's FaceAnalyzer protocol without any model."""
 
-    def __init__(self) -> None:
+    def __init__(self, limits: ImageLimits | None = None) -> None:
+        self.limits = limits
         self.calls = 0
 
     @property
@@ -59,7 +61,7 @@ class FakeEngine:
 
     def analyze(self, image: ImageSource) -> DetectResult:
         self.calls += 1
-        px = decode(image)
+        px = decode(image, self.limits)
         faces, person, variant = (int(x) for x in px[0, 0])
         size, person_hi = int(px[0, 1, 0]), int(px[0, 1, 1])
         person += 256 * person_hi
