@@ -6,6 +6,11 @@ transform from dlib's mean 5-point face shape to the detected landmarks, an anti
 image pyramid when the face is much larger than the chip, and bilinear sampling with dlib's
 conventions (pixel centres on integers, samples outside the image are black, values truncated).
 The embedders were trained on chips made exactly this way, so matching them matters.
+
+:func:`arcface_chip` is the other alignment in use: ArcFace-format embedders (InsightFace's
+layout, MobileFaceNet) take a 112x112 chip made by a similarity transform of five points (eye
+centres, nose tip, mouth corners) to the ArcFace template; :func:`arcface_points_from_68` gives
+those points from the 68-point landmarks.
 """
 
 from __future__ import annotations
@@ -13,10 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
-from facegate.types import ImageArray, Landmarks
+from facegate.types import FloatArray, ImageArray, Landmarks
 
 # dlib's mean face shape for the 5-point predictor, in [0, 1] chip coordinates.
 MEAN_FACE_5 = np.array(
@@ -197,3 +203,69 @@ def face_chip(
 ) -> ImageArray:
     """The aligned ``size`` x ``size`` RGB chip for a face, the same as ``dlib.get_face_chip``."""
     return extract_chip(image, chip_details(landmarks, size, padding))
+
+
+# The standard ArcFace (InsightFace) 112x112 five-point template, in chip pixels: eye on the
+# left of the image, eye on the right, nose tip, left and right mouth corners (image left/right).
+ARCFACE_TEMPLATE_112 = np.array(
+    [
+        [38.2946, 51.6963],
+        [73.5318, 51.5014],
+        [56.0252, 71.7366],
+        [41.5493, 92.3655],
+        [70.7299, 92.2041],
+    ],
+    dtype=np.float64,
+)
+ARCFACE_CHIP_SIZE = 112
+
+
+def arcface_points_from_68(points68: Landmarks | npt.ArrayLike) -> FloatArray:
+    """The five ArcFace points, ``(5, 2)`` float32, from the 68-point (iBUG 300-W) landmarks.
+
+    Eye centres are the means of each eye's six points (36-41 is the eye on the left of the
+    image, 42-47 the one on the right), then the nose tip (30) and the mouth corners (48 on the
+    left of the image, 54 on the right): the order of :data:`ARCFACE_TEMPLATE_112`.
+    """
+    raw = points68.points if isinstance(points68, Landmarks) else points68
+    pts = np.asarray(raw, dtype=np.float64)
+    if pts.shape != (68, 2):
+        raise ValueError(f"arcface_points_from_68 needs (68, 2) points, got shape {pts.shape}")
+    five = np.stack([pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]])
+    return five.astype(np.float32)
+
+
+def arcface_transform(points5: npt.ArrayLike, size: int = ARCFACE_CHIP_SIZE) -> F64:
+    """The ``(2, 3)`` similarity transform (image -> chip) taking ``points5`` to the template.
+
+    Least squares (Umeyama) over the five points, with the template scaled to ``size``.
+    """
+    src = np.asarray(points5, dtype=np.float64)
+    if src.shape != (5, 2):
+        raise ValueError(f"ArcFace alignment needs (5, 2) points, got shape {src.shape}")
+    if not np.isfinite(src).all():
+        raise ValueError("ArcFace alignment points must be finite")
+    if size <= 0:
+        raise ValueError(f"chip size must be positive, got {size}")
+    m, t = similarity_transform(src, ARCFACE_TEMPLATE_112 * (size / ARCFACE_CHIP_SIZE))
+    return np.hstack([m, t[:, None]])
+
+
+def arcface_chip(
+    image: ImageArray, points5: npt.ArrayLike, size: int = ARCFACE_CHIP_SIZE
+) -> ImageArray:
+    """The ``size`` x ``size`` uint8 chip (same channels as ``image``) aligned the ArcFace way.
+
+    Bilinear sampling, pixel centres on integers; samples outside the image are black.
+    """
+    matrix = arcface_transform(points5, size)
+    chip = cv2.warpAffine(
+        np.ascontiguousarray(image),
+        matrix,
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=0,
+    )
+    out: ImageArray = np.asarray(chip, dtype=np.uint8).reshape(size, size, *image.shape[2:])
+    return out
