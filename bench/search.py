@@ -33,9 +33,9 @@ from typing import Any
 import faiss
 import numpy as np
 
+from facegate.gallery.service import Gallery
 from facegate.imageio import ImageSource
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
-from facegate.store.gallery import Gallery
 from facegate.store.index import IndexParams, PurposeIndex
 from facegate.types import BBox, DetectResult, Embedding, Face
 

@@ -25,7 +25,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "FaceEngine": "facegate.pipeline.engine",
-    "Gallery": "facegate.store.gallery",
+    "Gallery": "facegate.gallery.service",
     "decode": "facegate.imageio",
 }
 

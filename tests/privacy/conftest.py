@@ -15,7 +15,7 @@ if _STORE_TESTS not in sys.path:
 
 from gallery_fakes import FakeEngine  # noqa: E402
 
-from facegate.store.gallery import Gallery  # noqa: E402
+from facegate.gallery.service import Gallery  # noqa: E402
 
 
 class FakeClock:

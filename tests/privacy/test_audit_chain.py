@@ -14,8 +14,8 @@ import pytest
 from gallery_fakes import face_image
 
 from facegate.cli.main import main
+from facegate.gallery.service import Gallery
 from facegate.privacy.audit import Actor, AuditEvent, score_band
-from facegate.store.gallery import Gallery
 
 
 def _populate(gallery: Gallery) -> str:

@@ -11,10 +11,10 @@ import pytest
 from gallery_fakes import FakeEngine, face_image
 
 from facegate.errors import ConsentRequiredError, StoreError
+from facegate.gallery.service import Gallery
 from facegate.imageio import ImageSource
 from facegate.privacy.audit import Actor
 from facegate.privacy.purposes import PurposeConfig
-from facegate.store.gallery import Gallery
 from facegate.types import DetectResult
 
 

@@ -11,8 +11,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gallery_fakes import face_image, person_vector
 
+from facegate.gallery.service import Gallery
 from facegate.store.crypto import KEY_FILE_NAME, parse_key
-from facegate.store.gallery import Gallery
 from facegate.store.sql import DB_FILE_NAME
 
 

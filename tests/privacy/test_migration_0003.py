@@ -7,8 +7,8 @@ from pathlib import Path
 from alembic import command
 from gallery_fakes import FakeEngine, face_image
 
+from facegate.gallery.service import Gallery
 from facegate.store import migrate
-from facegate.store.gallery import Gallery
 from facegate.store.sql import DB_FILE_NAME, sqlite_engine
 
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from facegate.errors import ConfigError
+from facegate.gallery.service import Gallery
 from facegate.privacy.purposes import PurposeConfig, check_purpose_name, load_purposes
-from facegate.store.gallery import Gallery
 
 TOML = """
 [[purpose]]

@@ -9,9 +9,9 @@ import pytest
 from gallery_fakes import FakeEngine, face_image
 
 from facegate.cli.main import main
+from facegate.gallery.report import build_report, render_markdown
+from facegate.gallery.service import Gallery
 from facegate.privacy.purposes import PurposeConfig
-from facegate.privacy.report import build_report, render_markdown
-from facegate.store.gallery import Gallery
 
 
 def test_report_lists_purposes_counts_and_risks(gallery: Gallery, tmp_path: Path) -> None:

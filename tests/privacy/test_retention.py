@@ -9,8 +9,8 @@ from pathlib import Path
 
 from gallery_fakes import face_image
 
+from facegate.gallery.service import Gallery
 from facegate.privacy.purposes import PurposeConfig
-from facegate.store.gallery import Gallery
 
 
 def _door(gallery: Gallery, days: int | None = 90) -> None:

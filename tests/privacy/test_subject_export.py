@@ -10,8 +10,8 @@ import pytest
 from gallery_fakes import face_image
 
 from facegate.cli.main import main
-from facegate.privacy.export import export_subject
-from facegate.store.gallery import Gallery
+from facegate.gallery.export import export_subject
+from facegate.gallery.service import Gallery
 
 
 def test_export_holds_everything_about_the_subject(gallery: Gallery) -> None:

@@ -75,7 +75,7 @@ class FakeEngine:
 
 def bulk_enroll(data: Path, subjects: int) -> None:
     """Enrol ``subjects`` people with 3 images each, printing each subject id when done."""
-    from facegate.store.gallery import Gallery
+    from facegate.gallery.service import Gallery
 
     with Gallery.open(data, engine=FakeEngine()) as gallery:
         gallery.add_purpose("door")

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from gallery_fakes import FakeEngine, face_image
 
-from facegate.store.gallery import Gallery
+from facegate.gallery.service import Gallery
 from facegate.store.sql import DB_FILE_NAME
 
 SCRIPT = Path(__file__).resolve().parent / "gallery_fakes.py"

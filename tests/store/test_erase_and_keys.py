@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from gallery_fakes import FakeEngine, face_image, person_vector
 
 from facegate.errors import MasterKeyError
+from facegate.gallery.service import Gallery
 from facegate.store.crypto import KEY_FILE_NAME, MASTER_KEY_ENV, parse_key
-from facegate.store.gallery import Gallery
 from facegate.store.sql import DB_FILE_NAME
 
 

@@ -22,7 +22,7 @@ from facegate.errors import (
     PurposeNotFoundError,
     SubjectNotFoundError,
 )
-from facegate.store.gallery import Gallery
+from facegate.gallery.service import Gallery
 from facegate.store.protocol import Subject
 
 

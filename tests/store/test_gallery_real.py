@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from facegate.errors import ConfigError
+from facegate.gallery.service import Gallery
 from facegate.pipeline.engine import FaceEngine
-from facegate.store.gallery import Gallery
 
 pytestmark = pytest.mark.slow
 

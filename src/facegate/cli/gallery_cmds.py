@@ -21,8 +21,9 @@ from facegate.errors import (
     StoreError,
     SubjectNotFoundError,
 )
-from facegate.store.gallery import FaceAnalyzer, Gallery
-from facegate.store.serialize import subject_dict
+from facegate.gallery.analyzer import FaceAnalyzer
+from facegate.gallery.serialize import subject_dict
+from facegate.gallery.service import Gallery
 
 consent_app = typer.Typer(help="Record and withdraw purpose-bound consent.", no_args_is_help=True)
 subjects_app = typer.Typer(help="List, show and erase enrolled subjects.", no_args_is_help=True)

@@ -130,7 +130,7 @@ def privacy_report(
     data: DataOpt = None,
 ) -> None:
     """Write a data-protection impact summary (Markdown and JSON)."""
-    from facegate.privacy.report import build_report, render_markdown
+    from facegate.gallery.report import build_report, render_markdown
 
     with open_gallery(data) as gallery:
         report = build_report(gallery, results)
@@ -205,7 +205,7 @@ def subjects_export(
     data: DataOpt = None,
 ) -> None:
     """Everything held about a subject, as JSON (subject access request)."""
-    from facegate.privacy.export import export_subject
+    from facegate.gallery.export import export_subject
 
     with open_gallery(data) as gallery:
         found = export_subject(gallery, gallery.subject(subject).id, cli_actor())

@@ -12,12 +12,12 @@ from fastapi import Request
 
 from facegate.config import Settings
 from facegate.errors import FacegateError
+from facegate.gallery.service import Gallery
 from facegate.privacy.audit import Actor, AuditEvent
 from facegate.privacy.purposes import load_purposes
 from facegate.server.keys import ApiKey, KeyStore
 from facegate.server.metrics import Metrics
 from facegate.server.workers import InferencePool, ServerEngine
-from facegate.store.gallery import Gallery
 
 log = logging.getLogger(__name__)
 

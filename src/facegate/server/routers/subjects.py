@@ -14,14 +14,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from facegate.errors import SubjectNotFoundError
-from facegate.privacy.export import export_subject as subject_access_export
+from facegate.gallery.export import export_subject as subject_access_export
+from facegate.gallery.serialize import consent_dict, subject_dict, subject_summary
 from facegate.server import openapi
 from facegate.server.deps import AdminKey, EnrollKey, ServicesDep, check_purpose
 from facegate.server.keys import ApiKey
 from facegate.server.payload import read_payload
 from facegate.server.services import Services, actor_of
 from facegate.server.workers import ServerEngine
-from facegate.store.serialize import consent_dict, subject_dict, subject_summary
 
 router = APIRouter(prefix="/v1/subjects", tags=["subjects"])
 

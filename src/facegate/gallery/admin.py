@@ -1,10 +1,12 @@
 """The gallery's accountable writes: purpose policies, consent changes, erasure, retention.
 
-Mixed into :class:`facegate.store.gallery.Gallery` (as :class:`facegate.store.lifecycle.
-LifecycleQueries` is into the SQL store). Each method takes the gallery's write lock for its
-store change and the search-index update that goes with it, then appends its audit record;
-a refusal is recorded too (:meth:`GalleryAdmin._audited`). The gallery supplies the store,
-the audit chain, the search index, the engine and the index loader declared below.
+Mixed into :class:`facegate.gallery.service.Gallery` (as :class:`facegate.store.lifecycle.
+LifecycleQueries` is into the SQL store); it needs only the :class:`FaceAnalyzer` protocol,
+not the service module, so the two do not import each other. Each method takes the gallery's
+write lock for its store change and the search-index update that goes with it, then appends
+its audit record; a refusal is recorded too (:meth:`GalleryAdmin._audited`). The gallery
+supplies the store, the audit chain, the search index, the engine and the index loader
+declared below.
 """
 
 from __future__ import annotations
@@ -13,9 +15,9 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from facegate.errors import FacegateError, StoreError
+from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 from facegate.privacy.purposes import check_purpose_name
 from facegate.store.index import VectorIndex
@@ -29,9 +31,6 @@ from facegate.store.protocol import (
     SweepResult,
     TemplateInfo,
 )
-
-if TYPE_CHECKING:
-    from facegate.store.gallery import FaceAnalyzer
 
 
 class GalleryAdmin:

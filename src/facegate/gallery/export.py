@@ -16,7 +16,7 @@ from facegate.privacy.purposes import purpose_dict
 from facegate.store.protocol import Consent, TemplateInfo
 
 if TYPE_CHECKING:
-    from facegate.store.gallery import Gallery
+    from facegate.gallery.service import Gallery
 
 TEMPLATES_NOTE = (
     "each template is a 128-number face embedding sealed with AES-256-GCM under a key that "

@@ -1,4 +1,4 @@
-"""Values returned by :class:`facegate.store.gallery.Gallery` and their stable JSON shapes."""
+"""Values returned by :class:`facegate.gallery.service.Gallery` and their stable JSON shapes."""
 
 from __future__ import annotations
 

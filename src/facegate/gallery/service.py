@@ -29,7 +29,6 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Protocol
 
 import numpy as np
 
@@ -43,13 +42,21 @@ from facegate.errors import (
     StoreError,
     SubjectNotFoundError,
 )
+from facegate.gallery.admin import GalleryAdmin
+from facegate.gallery.analyzer import FaceAnalyzer
+from facegate.gallery.enrollment import SourceImage, analyze_images, embedding_of
+from facegate.gallery.results import (
+    Candidate,
+    DuplicateWarning,
+    EnrollResult,
+    FaceIdentification,
+    IdentifyResult,
+    SubjectVerifyResult,
+)
 from facegate.imageio import ImageSource
-from facegate.pipeline.calibration import Calibration
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent, Clock
 from facegate.privacy.purposes import check_purpose_name
 from facegate.store.crypto import MasterKey
-from facegate.store.enrollment import SourceImage, analyze_images, embedding_of
-from facegate.store.gallery_admin import GalleryAdmin
 from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
 from facegate.store.protocol import (
     Consent,
@@ -59,30 +66,10 @@ from facegate.store.protocol import (
     Subject,
     TemplateInfo,
 )
-from facegate.store.results import (
-    Candidate,
-    DuplicateWarning,
-    EnrollResult,
-    FaceIdentification,
-    IdentifyResult,
-    SubjectVerifyResult,
-)
 from facegate.store.sql import SqlStore
 from facegate.types import DetectResult, Face
 
 log = logging.getLogger(__name__)
-
-
-class FaceAnalyzer(Protocol):
-    """What the gallery needs from :class:`facegate.pipeline.engine.FaceEngine`."""
-
-    @property
-    def pack_id(self) -> str: ...
-
-    @property
-    def calibration(self) -> Calibration: ...
-
-    def analyze(self, image: ImageSource) -> DetectResult: ...
 
 
 def _index_params(config: GalleryConfig) -> IndexParams:

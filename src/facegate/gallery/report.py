@@ -21,7 +21,7 @@ from facegate.privacy.purposes import purpose_dict
 from facegate.store.schema import ApiKeyRow
 
 if TYPE_CHECKING:
-    from facegate.store.gallery import Gallery
+    from facegate.gallery.service import Gallery
 
 
 def _keys(gallery: Gallery) -> list[dict[str, Any]]:

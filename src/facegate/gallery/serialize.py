@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facegate.store.gallery import Gallery
+from facegate.gallery.service import Gallery
 from facegate.store.protocol import Consent, Subject, TemplateInfo
 
 
