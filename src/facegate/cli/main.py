@@ -25,9 +25,17 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from facegate.cli import engine_cmds, eval_cmds, gallery_cmds, privacy_cmds, server_cmds
+    from facegate.cli import (
+        engine_cmds,
+        eval_cmds,
+        gallery_cmds,
+        models_cmds,
+        privacy_cmds,
+        server_cmds,
+    )
 
     engine_cmds.register(app)
+    models_cmds.register(app)
     gallery_cmds.register(app)
     eval_cmds.register(app)
     server_cmds.register(app)

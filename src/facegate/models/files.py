@@ -1,7 +1,9 @@
-"""Pinned model files and where to find them.
+"""Pinned model files: SHA-256 checks, and the dlib pack's files.
 
-Every file a pack loads is listed here with its SHA-256. :func:`model_path` finds the file in
-the installed ``face_recognition_models`` package (without importing it: its ``__init__`` needs
+Every file a pack loads is pinned by SHA-256 in the pack's manifest
+(:mod:`facegate.models.manifest`); :func:`check_file` checks a file against its pin before
+anything loads it. :func:`model_path` finds a dlib pack file in the installed
+``face_recognition_models`` package (without importing it: its ``__init__`` needs
 ``pkg_resources``, which new setuptools releases drop) and checks the hash before anything loads
 it. Nothing is ever downloaded.
 """
@@ -12,61 +14,21 @@ import hashlib
 import importlib.util
 import logging
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 
 from facegate.errors import ModelChecksumError, ModelFileMissingError
+from facegate.models.manifest import shipped_packs
+from facegate.models.specs import ModelFile
 
 logger = logging.getLogger(__name__)
 
 FIX_HINT = "reinstall it with: pip install --force-reinstall face_recognition_models==0.3.0"
 
 
-@dataclass(frozen=True, slots=True)
-class ModelFile:
-    """One pinned model file."""
+DLIB_PACK = "dlib"
 
-    name: str
-    sha256: str
-    size: int
-    role: str
-    license: str
-    package: str = "face_recognition_models"
-
-
-DLIB_FILES: dict[str, ModelFile] = {
-    f.name: f
-    for f in (
-        ModelFile(
-            "dlib_face_recognition_resnet_model_v1.dat",
-            "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30",
-            22466066,
-            "128-d face embedding (ResNet-29, 150x150 chip)",
-            "CC0 / public domain (Davis King)",
-        ),
-        ModelFile(
-            "mmod_human_face_detector.dat",
-            "4cb19393e2fbaf2b1609a9319ad5386618c886a6234ec1b971f3e87c85d87fe6",
-            729940,
-            "CNN (MMOD) face detector",
-            "CC0 / public domain (Davis King)",
-        ),
-        ModelFile(
-            "shape_predictor_5_face_landmarks.dat",
-            "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
-            9150489,
-            "5-point landmarks (eye corners, nose) for alignment",
-            "CC0 / public domain (Davis King)",
-        ),
-        ModelFile(
-            "shape_predictor_68_face_landmarks.dat",
-            "fbdc2cb80eb9aa7a758672cbfdda32ba6300efe9b6e6c7a299ff7e736b11b92f",
-            99693937,
-            "68-point landmarks (iBUG 300-W layout)",
-            "trained on iBUG 300-W, whose licence excludes commercial use",
-        ),
-    )
-}
+# The dlib pack's files, from its manifest (facegate/models/packs/dlib.json).
+DLIB_FILES: dict[str, ModelFile] = {f.name: f for f in shipped_packs()[DLIB_PACK].files}
 
 _verified: dict[tuple[str, int, int], str] = {}
 _lock = threading.Lock()
@@ -88,12 +50,15 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def check_file(path: Path, expected_sha256: str) -> Path:
-    """Raise unless ``path`` exists and hashes to ``expected_sha256`` (cached per file state)."""
+def check_file(path: Path, expected_sha256: str, fix_hint: str = FIX_HINT) -> Path:
+    """Raise unless ``path`` exists and hashes to ``expected_sha256`` (cached per file state).
+
+    ``fix_hint`` ends the error message: how to get the right file.
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
-        raise ModelFileMissingError(f"model file missing: {path}; {FIX_HINT}") from None
+        raise ModelFileMissingError(f"model file missing: {path}; {fix_hint}") from None
     key = (str(path), st.st_size, st.st_mtime_ns)
     with _lock:
         known = _verified.get(key)
@@ -104,7 +69,7 @@ def check_file(path: Path, expected_sha256: str) -> Path:
     if known != expected_sha256:
         raise ModelChecksumError(
             f"model file {path.name} has SHA-256 {known[:16]}..., expected "
-            f"{expected_sha256[:16]}...; the file is damaged or a different version: {FIX_HINT}"
+            f"{expected_sha256[:16]}...; the file is damaged or a different version: {fix_hint}"
         )
     return path
 
@@ -112,7 +77,7 @@ def check_file(path: Path, expected_sha256: str) -> Path:
 def model_path(name: str) -> Path:
     """The verified path of a pinned model file."""
     entry = DLIB_FILES[name]
-    return check_file(package_dir(entry.package) / name, entry.sha256)
+    return check_file(package_dir(entry.package or "face_recognition_models") / name, entry.sha256)
 
 
 def file_status(name: str) -> str:

@@ -12,15 +12,16 @@ per-comparison FMR ``1 - (1 - FPIR) ** (1 / N)``, so the threshold rises as the 
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from facegate.errors import ConfigError
+from facegate.models.registry import PackRegistry
+from facegate.models.specs import Pack
 from facegate.types import OperatingPoint
 
 logger = logging.getLogger(__name__)
@@ -113,11 +114,19 @@ class Calibration:
         )
 
 
-def load_pack_calibration(pack: str) -> Calibration:
-    """The calibration shipped with a pack (``facegate/models/packs/<pack>.json``)."""
-    resource = resources.files("facegate.models") / "packs" / f"{pack}.json"
+def load_pack_calibration(pack: Pack | str, home: Path | None = None) -> Calibration:
+    """The calibration shipped in a pack's manifest (``pack`` by name or as a :class:`Pack`).
+
+    ``home`` is the data dir whose user packs a name may refer to.
+    """
+    if isinstance(pack, str):
+        pack = PackRegistry(home).get(pack)
+    if pack.calibration is None:
+        raise ConfigError(
+            f"pack {pack.name!r} has no calibration; run: facegate models calibrate {pack.name} "
+            "--impostors DIR"
+        )
     try:
-        data = json.loads(resource.read_text(encoding="utf-8"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"no calibration shipped for pack {pack!r}") from exc
-    return Calibration.from_dict(data["calibration"])
+        return Calibration.from_dict(dict(pack.calibration))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"pack {pack.name!r} has a malformed calibration: {exc}") from None

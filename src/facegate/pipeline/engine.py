@@ -20,41 +20,28 @@ from pathlib import Path
 import numpy as np
 
 from facegate.config import DEFAULT_HOME, EngineConfig, ImageLimits
-from facegate.errors import ConfigError, FaceIndexError, NoFaceError
+from facegate.errors import FaceIndexError, NoFaceError
 from facegate.imageio import ImageSource, decode
+from facegate.models import factory
 from facegate.models.base import Detector, Embedder, Landmarker
+from facegate.models.factory import BackendOptions
+from facegate.models.registry import PackRegistry
+from facegate.models.specs import Pack
 from facegate.pipeline.align import face_chip
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.pipeline.quality import face_quality
 from facegate.types import BBox, DetectResult, Embedding, Face, ImageArray, VerifyResult
 
-PACK_IDS = {"dlib": "dlib-resnet-v1"}
 
-
-def _build_backends(config: EngineConfig, home: Path) -> tuple[Detector, Landmarker, Embedder]:
-    if config.pack != "dlib":
-        raise ConfigError(f"unknown model pack {config.pack!r}; available: dlib")
-    from facegate.models import dlib_runtime as dr
-
-    detector: Detector
-    embedder: Embedder
-    if config.runtime == "onnx":
-        from facegate.models import onnx_runtime as ort
-
-        embedder = ort.OnnxEmbedder(cache_dir=home)
-        detector = (
-            ort.OnnxMmodDetector(cache_dir=home, upsample=config.upsample)
-            if config.detector == "cnn"
-            else dr.DlibHogDetector(config.upsample)
-        )
-    else:
-        embedder = dr.DlibEmbedder()
-        detector = (
-            dr.DlibCnnDetector(config.upsample)
-            if config.detector == "cnn"
-            else dr.DlibHogDetector(config.upsample)
-        )
-    return detector, dr.DlibShapePredictor(5), embedder
+def _build_backends(
+    config: EngineConfig, pack: Pack, registry: PackRegistry
+) -> tuple[Detector, Landmarker, Embedder]:
+    options = BackendOptions(config.detector, config.upsample, config.runtime)
+    return (
+        factory.build_detector(pack, registry, options),
+        factory.build_landmarker(pack, registry, 5),
+        factory.build_embedder(pack, registry, options),
+    )
 
 
 def largest_face_index(faces: Sequence[Face]) -> int:
@@ -85,24 +72,25 @@ class FaceEngine:
         self._landmarker68: Landmarker | None = None
         self._calibration = calibration
         self._lock = threading.Lock()
-        if self.config.pack not in PACK_IDS:
-            raise ConfigError(f"unknown model pack {self.config.pack!r}; available: dlib")
+        self.registry = PackRegistry(self.home)
+        self.pack = self.registry.get(self.config.pack)  # unknown pack: ConfigError
+        factory.embedder_spec(self.pack)
 
     @property
     def pack_id(self) -> str:
         """Identifies the embedding space: templates from different packs never mix."""
-        return PACK_IDS[self.config.pack]
+        return self.pack.pack_id
 
     @property
     def calibration(self) -> Calibration:
         if self._calibration is None:
-            self._calibration = load_pack_calibration(self.config.pack)
+            self._calibration = load_pack_calibration(self.pack)
         return self._calibration
 
     def _backends(self) -> tuple[Detector, Landmarker, Embedder]:
         with self._lock:
             if self._detector is None or self._landmarker is None or self._embedder is None:
-                det, lm, emb = _build_backends(self.config, self.home)
+                det, lm, emb = _build_backends(self.config, self.pack, self.registry)
                 self._detector = self._detector or det
                 self._landmarker = self._landmarker or lm
                 self._embedder = self._embedder or emb
@@ -120,9 +108,7 @@ class FaceEngine:
 
     def _landmarks68(self) -> Landmarker:
         if self._landmarker68 is None:
-            from facegate.models.dlib_runtime import DlibShapePredictor
-
-            self._landmarker68 = DlibShapePredictor(68)
+            self._landmarker68 = factory.build_landmarker(self.pack, self.registry, 68)
         return self._landmarker68
 
     def _faces(self, pixels: ImageArray) -> list[Face]:

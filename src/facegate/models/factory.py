@@ -1,0 +1,100 @@
+"""Backends built from a pack's role specs: one place maps each ``kind`` to its class.
+
+The engine asks for the detector, landmarkers and embedder of a pack; a pack that fills no
+detector or landmarker role borrows them from the pack it ``uses`` (dlib by default). Every
+backend keeps a cheap constructor: nothing is read or loaded here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from facegate.errors import ConfigError
+from facegate.models.base import Detector, Embedder, Landmarker
+from facegate.models.registry import DEFAULT_PACK, PackRegistry
+from facegate.models.specs import EmbedderSpec, Pack
+
+Runtime = Literal["onnx", "dlib"]
+
+
+@dataclass(frozen=True, slots=True)
+class BackendOptions:
+    """What the engine's settings say about how to run a pack."""
+
+    detector: str = "hog"
+    upsample: int = 1
+    runtime: Runtime = "onnx"
+
+
+def support_pack(pack: Pack, registry: PackRegistry) -> Pack:
+    """The pack whose detector and landmarkers serve ``pack`` (itself when it has them)."""
+    if pack.roles.detector and pack.roles.landmarker:
+        return pack
+    other = registry.get(pack.uses or DEFAULT_PACK)
+    if not (other.roles.detector and other.roles.landmarker):
+        raise ConfigError(f"pack {pack.name!r} uses {other.name!r}, which has no detector")
+    return other
+
+
+def build_detector(pack: Pack, registry: PackRegistry, options: BackendOptions) -> Detector:
+    """The detector called ``options.detector`` among the roles of ``pack`` (or its support)."""
+    source = support_pack(pack, registry)
+    spec = next((d for d in source.roles.detector if d.name == options.detector), None)
+    if spec is None:
+        names = ", ".join(d.name for d in source.roles.detector)
+        raise ConfigError(
+            f"pack {source.name!r} has no detector {options.detector!r}; it has: {names}"
+        )
+    from facegate.models import dlib_runtime as dr
+
+    if spec.kind == "dlib-hog":
+        return dr.DlibHogDetector(options.upsample)
+    if spec.kind == "dlib-mmod":
+        if options.runtime == "dlib":
+            return dr.DlibCnnDetector(options.upsample)
+        from facegate.models.onnx_runtime import OnnxMmodDetector
+
+        return OnnxMmodDetector(cache_dir=_home(registry), upsample=options.upsample)
+    raise ConfigError(f"detector kind {spec.kind!r} of pack {source.name!r} is not supported")
+
+
+def build_landmarker(pack: Pack, registry: PackRegistry, points: int) -> Landmarker:
+    """The ``points``-point landmarker of ``pack`` (or of its support pack)."""
+    source = support_pack(pack, registry)
+    spec = next((lm for lm in source.roles.landmarker if lm.points == points), None)
+    if spec is None:
+        raise ConfigError(f"pack {source.name!r} has no {points}-point landmarker")
+    if spec.kind == "dlib-shape":
+        from facegate.models.dlib_runtime import DlibShapePredictor
+
+        return DlibShapePredictor(points)
+    raise ConfigError(f"landmarker kind {spec.kind!r} of pack {source.name!r} is not supported")
+
+
+def embedder_spec(pack: Pack) -> EmbedderSpec:
+    """The pack's embedder role; a pack without one cannot embed (ConfigError)."""
+    if pack.roles.embedder is None:
+        raise ConfigError(f"pack {pack.name!r} has no embedder")
+    return pack.roles.embedder
+
+
+def build_embedder(pack: Pack, registry: PackRegistry, options: BackendOptions) -> Embedder:
+    """The embedder of ``pack``, chosen by its ``kind``."""
+    spec = embedder_spec(pack)
+    if spec.kind == "dlib-resnet":
+        if options.runtime == "dlib":
+            from facegate.models.dlib_runtime import DlibEmbedder
+
+            return DlibEmbedder()
+        from facegate.models.onnx_runtime import OnnxEmbedder
+
+        return OnnxEmbedder(cache_dir=_home(registry))
+    raise ConfigError(f"embedder kind {spec.kind!r} of pack {pack.name!r} is not supported")
+
+
+def _home(registry: PackRegistry) -> Path:
+    from facegate.config import DEFAULT_HOME
+
+    return registry.home if registry.home is not None else DEFAULT_HOME
