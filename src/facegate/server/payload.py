@@ -51,7 +51,10 @@ class Payload:
         try:
             return cls.model_validate(self.fields)
         except ValidationError as exc:
-            where = ", ".join(".".join(str(p) for p in x["loc"]) for x in exc.errors())
+            where = "; ".join(
+                f"{'.'.join(str(p) for p in x['loc']) or 'body'}: {x['msg']}"
+                for x in exc.errors()[:3]
+            )
             errs: list[dict[str, object]] = [
                 {"loc": ["body", *x["loc"]], "msg": x["msg"]} for x in exc.errors()
             ]
@@ -92,8 +95,10 @@ async def _multipart(request: Request, image_fields: tuple[str, ...]) -> Payload
 def _json(body: bytes, image_fields: tuple[str, ...]) -> Payload:
     try:
         doc = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InvalidRequestError(f"body is not valid JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise InvalidRequestError("body is not valid JSON: nested too deeply") from exc
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, over-long integers
+        raise InvalidRequestError(f"body is not valid JSON: {_first_line(exc)}") from exc
     if not isinstance(doc, dict):
         raise InvalidRequestError("the JSON body must be an object")
     out = Payload()
@@ -111,8 +116,18 @@ def _json(body: bytes, image_fields: tuple[str, ...]) -> Payload:
 def _b64(value: object, name: str) -> bytes:
     if not isinstance(value, str):
         raise InvalidRequestError(f"field {name!r} must be a base64 string")
-    text = value.split(",", 1)[1] if value.startswith("data:") else value
+    text = value
+    if value.startswith("data:"):
+        header, comma, text = value.partition(",")
+        if not comma or not header.endswith(";base64"):
+            raise InvalidRequestError(
+                f"field {name!r} is a data: URL without ';base64,' before the data"
+            )
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as exc:
         raise InvalidRequestError(f"field {name!r} is not valid base64") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__

@@ -18,12 +18,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from facegate import errors as e
 
 log = logging.getLogger(__name__)
 
 PROBLEM_JSON: Final = "application/problem+json"
+_METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 STATUS: Final[dict[type[e.FacegateError], int]] = {
     e.AuthenticationError: 401,
@@ -133,7 +135,21 @@ async def http_error(request: Request, exc: Exception) -> JSONResponse:
     if not isinstance(exc, HTTPException):
         raise exc
     phrase = HTTPStatus(exc.status_code).phrase
-    return problem(request, exc.status_code, "about:blank", phrase, str(exc.detail))
+    answer = problem(request, exc.status_code, "about:blank", phrase, str(exc.detail))
+    answer.headers.update(exc.headers or {})
+    if exc.status_code == 405:
+        answer.headers["Allow"] = ", ".join(_allowed(request))
+    return answer
+
+
+def _allowed(request: Request) -> list[str]:
+    """Every method some route serves at this path (Starlette names only the first route's)."""
+    found = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in request.app.router.routes):
+            found.append(method)
+    return found + (["HEAD"] if "GET" in found else [])
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:

@@ -23,7 +23,9 @@ def audit(
     key: AnyKey,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 50,
-    before: Annotated[int | None, Query(ge=1, description="Records with a lower seq.")] = None,
+    before: Annotated[
+        int | None, Query(ge=1, le=2**63 - 1, description="Records with a lower seq.")
+    ] = None,
     subject_id: str | None = None,
     operation: str | None = None,
 ) -> dict[str, Any]:

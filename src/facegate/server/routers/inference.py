@@ -39,7 +39,9 @@ class IdentifyFields(BaseModel):
     operating_point: str | None = Field(None, description="e.g. fpir=1e-2 (the default)")
 
 
-@router.post("/detect", openapi_extra=openapi.body(DetectFields, {"image": "The photo."}))
+@router.post(
+    "/detect", openapi_extra=openapi.body(DetectFields, {"image": "The photo."}, [("image",)])
+)
 async def detect(request: Request, key: DetectKey, services: ServicesDep) -> dict[str, Any]:
     """Faces in the image: box ``[x1, y1, x2, y2]`` in pixels, score and 5 landmarks each."""
     request.state.operation = ("detect", None)
@@ -64,7 +66,10 @@ _VERIFY_IMAGES = {
 }
 
 
-@router.post("/verify", openapi_extra=openapi.body(VerifyFields, _VERIFY_IMAGES))
+_VERIFY_NEEDS = [("image_a", "image_b"), ("image", "subject_id")]
+
+
+@router.post("/verify", openapi_extra=openapi.body(VerifyFields, _VERIFY_IMAGES, _VERIFY_NEEDS))
 async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dict[str, Any]:
     """1:1: are two photos (or a photo and an enrolled subject) the same person?"""
     payload = await read_payload(request, tuple(_VERIFY_IMAGES))
@@ -98,7 +103,10 @@ async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dic
     return {**result, "purpose": fields.purpose}
 
 
-@router.post("/identify", openapi_extra=openapi.body(IdentifyFields, {"image": "The photo."}))
+@router.post(
+    "/identify",
+    openapi_extra=openapi.body(IdentifyFields, {"image": "The photo."}, [("image",)]),
+)
 async def identify(request: Request, key: IdentifyKey, services: ServicesDep) -> dict[str, Any]:
     """1:N open-set: who is each face, among subjects consented for the purpose?"""
     payload = await read_payload(request, ("image",))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from facegate.privacy.purposes import PurposeConfig, purpose_dict
+from facegate.server import openapi
 from facegate.server.deps import AdminKey, AnyKey, ServicesDep
 from facegate.server.payload import read_payload
 from facegate.server.services import actor_of
@@ -26,7 +27,7 @@ def purposes(key: AnyKey, services: ServicesDep) -> dict[str, Any]:
     return {"purposes": [purpose_dict(p) for p in found if key.allows_purpose(p.name)]}
 
 
-@router.put("/{name}")
+@router.put("/{name}", openapi_extra=openapi.body(PurposeConfig, exclude=("name",)))
 async def define_purpose(
     name: str, request: Request, key: AdminKey, services: ServicesDep
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Self
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
 from facegate.errors import SubjectNotFoundError
@@ -48,6 +48,17 @@ class ConsentIn(BaseModel):
         None, max_length=64, description="How it was given: signed-form, kiosk, app-checkbox..."
     )
     expires_at: datetime | None = Field(None, description="ISO 8601; UTC if no zone is given.")
+
+    @field_validator("expires_at")
+    @classmethod
+    def _in_utc(cls, value: datetime | None) -> datetime | None:
+        """Stored in UTC: a time whose UTC equivalent is before year 1 or after 9999 is refused."""
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+        except OverflowError:
+            raise ValueError("date out of range once converted to UTC (years 1 to 9999)") from None
 
     @model_validator(mode="after")
     def _has_evidence(self) -> Self:
@@ -131,7 +142,16 @@ def erase_template(
     return {"erased_template": template_id, "subject_id": subject_id}
 
 
-@router.post("/{subject_id}/faces", openapi_extra=openapi.body(FacesIn, {"image": "Photos."}))
+_FACES = {
+    "image": "A photo (repeat the field for several).",
+    "images": "Photos (in JSON: a list of base64 strings).",
+}
+
+
+@router.post(
+    "/{subject_id}/faces",
+    openapi_extra=openapi.body(FacesIn, _FACES, [("image",), ("images",)]),
+)
 async def enroll_faces(
     subject_id: str, request: Request, key: EnrollKey, services: ServicesDep
 ) -> dict[str, Any]:

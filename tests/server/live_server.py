@@ -1,0 +1,48 @@
+"""A facegate app served over real HTTP on a free loopback port, in a thread of the test."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+
+from facegate.config import ServerConfig
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextmanager
+def serving(app: FastAPI, server: ServerConfig | None = None) -> Iterator[str]:
+    """Serve ``app`` as ``facegate serve`` does; yields the base URL once ``/readyz`` is 200."""
+    cfg = (server or ServerConfig()).model_copy(update={"port": free_port()})
+    config = uvicorn.Config(app, host="127.0.0.1", port=cfg.port, log_level="warning")
+    runner = uvicorn.Server(config)
+    thread = threading.Thread(target=runner.run, daemon=True)
+    thread.start()
+    base = f"http://127.0.0.1:{cfg.port}"
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the server did not become ready in 120 s")
+        yield base
+    finally:
+        runner.should_exit = True
+        thread.join(timeout=30)
