@@ -141,3 +141,36 @@ def blazeface_files() -> dict[str, Path]:
     for name, path in paths.items():
         assert _sha256(path) == BLAZEFACE_FILES[name], f"{name} does not match its pin"
     return paths
+
+
+FACENET_WHEEL = "facenet-pytorch==2.6.0"
+FACENET_WHEEL_SHA256 = "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"
+
+
+@pytest.fixture(scope="session")
+def facenet_wheel() -> Path:
+    """The pinned facenet-pytorch 2.6.0 wheel (``pip download --no-deps``), SHA-256 checked;
+    the MTCNN tests install their weights from it."""
+    import shutil
+    import subprocess
+    import sys
+    import tempfile
+
+    target = TEST_CACHE / f"{FACENET_WHEEL_SHA256}.whl"
+    if not (target.is_file() and _sha256(target) == FACENET_WHEEL_SHA256):
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
+            done = subprocess.run(
+                [*cmd, FACENET_WHEEL, "-d", tmp],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            wheels = sorted(Path(tmp).glob("*.whl"))
+            if done.returncode != 0 or not wheels:
+                pytest.skip(f"pip download {FACENET_WHEEL} failed (offline?): {done.stderr[-200:]}")
+            TEST_CACHE.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(wheels[0]), target)
+    assert _sha256(target) == FACENET_WHEEL_SHA256, "cached wheel changed"
+    return target

@@ -51,8 +51,11 @@ class EngineConfig(BaseModel):
         "default: same results, about 10x faster); 'dlib' runs dlib's own C++ runtime, the "
         "reference.",
     )
-    detector: Literal["hog", "cnn"] = Field(
-        "hog", title="Face detector", description="dlib's HOG detector or its CNN (MMOD) detector."
+    detector: Literal["hog", "cnn", "mtcnn", "libfacedetection"] = Field(
+        "hog",
+        title="Face detector",
+        description="dlib's HOG or CNN (MMOD) detector; 'mtcnn' (after 'facegate models install "
+        "mtcnn') or 'libfacedetection' (the 'libfacedetection' extra). See docs/BENCHMARKS.md.",
     )
     upsample: int = Field(
         1,

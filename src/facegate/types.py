@@ -112,6 +112,7 @@ class Face:
     landmarks68: Landmarks | None = None
     embedding: Embedding | None = None
     quality: float | None = None
+    keypoints: Landmarks | None = None  # the detector's own points (MTCNN: ArcFace 5-point order)
 
     def to_dict(self) -> dict[str, Any]:
         """The stable JSON shape used by the CLI and the HTTP API."""
@@ -124,6 +125,8 @@ class Face:
             out["landmarks68"] = self.landmarks68.as_list()
         if self.quality is not None:
             out["quality"] = round(float(self.quality), 2)
+        if self.keypoints is not None:
+            out["keypoints"] = self.keypoints.as_list()
         return out
 
 

@@ -20,6 +20,8 @@ from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 class DetectorName(StrEnum):
     hog = "hog"
     cnn = "cnn"
+    mtcnn = "mtcnn"
+    libfacedetection = "libfacedetection"
 
 
 class RuntimeName(StrEnum):
@@ -29,7 +31,12 @@ class RuntimeName(StrEnum):
 
 # Options shared by several commands.
 DetectorOpt = Annotated[
-    DetectorName | None, typer.Option("--detector", help="hog (fast) or cnn (finds more faces).")
+    DetectorName | None,
+    typer.Option(
+        "--detector",
+        help="hog, cnn, mtcnn or libfacedetection ('facegate models detectors' lists those "
+        "installed; docs/BENCHMARKS.md compares them).",
+    ),
 ]
 UpsampleOpt = Annotated[
     int | None, typer.Option("--upsample", min=0, max=4, help="Double the image N times first.")

@@ -127,4 +127,7 @@ def models_verify(
 
 
 def register(app: typer.Typer) -> None:
+    from facegate.cli import detector_cmds
+
+    detector_cmds.register(models_app)
     app.add_typer(models_app, name="models")

@@ -8,6 +8,7 @@ pinned SHA-256 there, never at import time) and does its work on RGB ``uint8`` a
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -34,6 +35,27 @@ class Detector(Protocol):
     def load(self) -> None: ...
 
     def detect(self, image: ImageArray) -> list[tuple[BBox, float]]: ...
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Detection:
+    """One face a detector found: its box, score and, where the detector gives them, keypoints
+    (pixel coordinates of the same image, in the detector's ``keypoint_layout``)."""
+
+    box: BBox
+    score: float
+    keypoints: Landmarks | None = None
+
+
+@runtime_checkable
+class KeypointDetector(Detector, Protocol):
+    """A detector that also places keypoints. ``keypoint_layout`` names their order:
+    ``arcface5`` is left eye, right eye, nose tip, left and right mouth corner (left and right
+    as seen in the image), the order of InsightFace's ArcFace alignment template."""
+
+    keypoint_layout: str
+
+    def detect_keypoints(self, image: ImageArray) -> list[Detection]: ...
 
 
 @runtime_checkable

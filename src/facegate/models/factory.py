@@ -13,6 +13,7 @@ from typing import Literal
 
 from facegate.errors import ConfigError
 from facegate.models.base import Detector, Embedder, Landmarker
+from facegate.models.detectors import STANDALONE_DETECTORS, build_standalone_detector
 from facegate.models.registry import DEFAULT_PACK, PackRegistry
 from facegate.models.specs import EmbedderSpec, Pack
 
@@ -42,6 +43,8 @@ def build_detector(pack: Pack, registry: PackRegistry, options: BackendOptions) 
     """The detector called ``options.detector`` among the roles of ``pack`` (or its support)."""
     source = support_pack(pack, registry)
     spec = next((d for d in source.roles.detector if d.name == options.detector), None)
+    if spec is None and options.detector in STANDALONE_DETECTORS:
+        return build_standalone_detector(options.detector, _home(registry))
     if spec is None:
         names = ", ".join(d.name for d in source.roles.detector)
         raise ConfigError(

@@ -23,7 +23,7 @@ from facegate.config import DEFAULT_HOME, EngineConfig, ImageLimits
 from facegate.errors import FaceIndexError, NoFaceError
 from facegate.imageio import ImageSource, decode
 from facegate.models import factory
-from facegate.models.base import Detector, Embedder, Landmarker
+from facegate.models.base import Detection, Detector, Embedder, KeypointDetector, Landmarker
 from facegate.models.factory import BackendOptions
 from facegate.models.registry import PackRegistry
 from facegate.models.specs import Pack
@@ -42,6 +42,12 @@ def _build_backends(
         factory.build_landmarker(pack, registry, 5),
         factory.build_embedder(pack, registry, options),
     )
+
+
+def _detections(detector: Detector, pixels: ImageArray) -> list[Detection]:
+    if isinstance(detector, KeypointDetector):
+        return detector.detect_keypoints(pixels)
+    return [Detection(box, score) for box, score in detector.detect(pixels)]
 
 
 def largest_face_index(faces: Sequence[Face]) -> int:
@@ -114,10 +120,13 @@ class FaceEngine:
     def _faces(self, pixels: ImageArray) -> list[Face]:
         detector, landmarker, _ = self._backends()
         faces = []
-        for box, score in detector.detect(pixels):
+        for found in _detections(detector, pixels):
+            box = found.box
             lm = landmarker.landmarks(pixels, box)
             lm68 = self._landmarks68().landmarks(pixels, box) if self.config.landmarks68 else None
-            faces.append(Face(box=box, score=score, landmarks=lm, landmarks68=lm68))
+            faces.append(
+                Face(box, found.score, landmarks=lm, landmarks68=lm68, keypoints=found.keypoints)
+            )
         return faces
 
     def detect(self, image: ImageSource) -> DetectResult:
@@ -230,4 +239,5 @@ def _with_embedding(face: Face, embedding: Embedding, chip: ImageArray) -> Face:
         landmarks68=face.landmarks68,
         embedding=embedding,
         quality=quality,
+        keypoints=face.keypoints,
     )

