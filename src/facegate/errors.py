@@ -31,6 +31,10 @@ it. The tree::
      │    ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
      │    ├── MasterKeyError          master key missing, malformed or not the store's key
      │    └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
+     ├── LivenessError                liveness checks and presentation-attack detection
+     │    ├── LivenessSessionNotFoundError  no liveness session with that id (HTTP 404)
+     │    ├── LivenessSessionClosedError    the session already has its verdict (HTTP 409)
+     │    └── LivenessRequiredError         the purpose needs a passed liveness session (409)
      ├── AccessError                  an API key may not do what was asked
      │    ├── AuthenticationError     no API key, or an unknown or revoked one (HTTP 401)
      │    ├── PermissionDeniedError   the key lacks the scope or purpose (HTTP 403)
@@ -158,6 +162,22 @@ class MasterKeyError(StoreError):
 
 class StoreCorruptError(StoreError):
     """Stored data failed its integrity check or could not be read back."""
+
+
+class LivenessError(FacegateError):
+    """A liveness check or presentation-attack detector could not be used as asked."""
+
+
+class LivenessSessionNotFoundError(LivenessError):
+    """No liveness session has that id (or it has expired and was forgotten)."""
+
+
+class LivenessSessionClosedError(LivenessError):
+    """The liveness session already has its verdict and takes no more frames."""
+
+
+class LivenessRequiredError(LivenessError):
+    """The purpose requires a passed liveness session, and none was given or it did not pass."""
 
 
 class AccessError(FacegateError):

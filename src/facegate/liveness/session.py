@@ -1,0 +1,284 @@
+"""The active liveness session: a state machine over frames, from prompt to verdict.
+
+A session holds a random sequence of 2-3 challenges (:func:`draw_challenges`), a nonce and a
+deadline. The client sends frames, each with the nonce and its capture time in milliseconds
+since the session started (a monotonic clock); the server turns each frame's faces into
+:class:`~facegate.liveness.observe.Observation` values and calls :meth:`LivenessSession.submit`.
+
+Timeline: every challenge is preceded by a "hold still" phase of a random length drawn for the
+session (its frames give the challenge's baseline), then prompted; it must be done within
+``response_s`` of its prompt, and a head turn that was not asked for before it is done fails
+the session, so a recording of another session's challenges, in another order or at other
+times, does not pass. Only head turns count as wrong
+movements: people blink, talk and lean on their own.
+
+Checks on every frame: the nonce, strictly increasing timestamps not ahead of the server's
+clock, the deadline, and one face track (the face closest to the session's first embedding;
+if no face matches it for ``lost_s`` the session fails, so a second person cannot take over).
+After the last challenge, the planarity check: the rigid landmarks of the frames where the head
+was turned must not be explained by one homography of the baseline frame (a flat photo tilted
+to fake a turn is; a real head, with its parallax, is not).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from facegate.errors import LivenessSessionClosedError
+from facegate.liveness.challenges import (
+    TURNS,
+    Baseline,
+    Challenge,
+    Thresholds,
+    done_at,
+    draw_challenges,
+    shown,
+)
+from facegate.liveness.observe import Observation
+from facegate.liveness.signals import planar_residual
+
+
+class Status(StrEnum):
+    ACTIVE = "active"
+    PASSED = "passed"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class SessionPolicy:
+    """Timing and anti-spoofing limits of a session (defaults measured on real video)."""
+
+    ttl_s: float = 30.0  # deadline after creation
+    hold_min_s: float = 0.4  # "hold still" before each prompt: random in [min, max]
+    hold_max_s: float = 1.2
+    response_s: float = 5.0  # a challenge must be done this long after its prompt
+    baseline_s: float = 0.5  # the hold frames within this of the prompt form the baseline
+    lost_s: float = 1.5  # the tracked face may be missing this long
+    clock_skew_s: float = 1.0  # frame timestamps may run this far ahead of the server
+    continuity: float = 0.9  # cosine similarity to the session's first face (dlib: FMR ~1e-2)
+    planar_min: float = 0.06  # median planar residual of turned frames needed for "3-D"
+    thresholds: Thresholds = field(default_factory=Thresholds)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """Where a session stands: ``status``, the current prompt, and why it failed."""
+
+    status: Status
+    challenge: Challenge | None  # the challenge to show now (None while holding or when over)
+    done: tuple[Challenge, ...]
+    reason: str | None
+    planar_residual: float | None
+
+
+@dataclass(slots=True)
+class _Track:
+    reference: np.ndarray | None = None
+    last_seen_ms: float | None = None
+
+
+class LivenessSession:
+    """One challenge-response run. Time is the client's frame time in ms since the start."""
+
+    def __init__(
+        self,
+        challenges: Sequence[Challenge] | None = None,
+        *,
+        policy: SessionPolicy | None = None,
+        nonce: str | None = None,
+        holds_s: Sequence[float] | None = None,
+    ) -> None:
+        self.policy = policy or SessionPolicy()
+        self.challenges = tuple(challenges) if challenges is not None else draw_challenges()
+        self.nonce = nonce or secrets.token_urlsafe(16)
+        rng = secrets.SystemRandom()
+        p = self.policy
+        self.holds_s = tuple(
+            holds_s
+            if holds_s is not None
+            else [rng.uniform(p.hold_min_s, p.hold_max_s) for _ in self.challenges]
+        )
+        if len(self.holds_s) != len(self.challenges):
+            raise ValueError("one hold time per challenge")
+        self.status = Status.ACTIVE
+        self.reason: str | None = None
+        self.residual: float | None = None
+        self._index = 0
+        self._phase_start_ms: float | None = None  # start of the current hold
+        self._frames: list[tuple[float, Observation]] = []
+        self._baselines: list[tuple[Baseline, int]] = []  # per done challenge, frame index
+        self._track = _Track()
+        self._last_ms: float | None = None
+
+    # -- public
+
+    @property
+    def prompt_at_ms(self) -> float | None:
+        """When the current challenge is (or will be) prompted, in session time."""
+        if self.status is not Status.ACTIVE or self._phase_start_ms is None:
+            return None
+        return self._phase_start_ms + 1000.0 * self.holds_s[self._index]
+
+    def verdict(self, now_ms: float | None = None) -> Verdict:
+        """The current state; ``challenge`` is set once the current prompt is due."""
+        current = None
+        if self.status is Status.ACTIVE:
+            due = self.prompt_at_ms
+            t = now_ms if now_ms is not None else self._last_ms
+            if due is not None and t is not None and t >= due:
+                current = self.challenges[self._index]
+        done = self.challenges[: self._index]
+        return Verdict(self.status, current, done, self.reason, self.residual)
+
+    def submit(
+        self, nonce: str, timestamp_ms: float, faces: Sequence[Observation], server_ms: float
+    ) -> Verdict:
+        """Take one frame: its nonce, capture time, the faces found in it, and the server's
+        time since the session was created (both in ms)."""
+        if self.status is not Status.ACTIVE:
+            raise LivenessSessionClosedError(f"the session is already {self.status.value}")
+        failure = self._frame_failure(nonce, timestamp_ms, server_ms)
+        if failure is None:
+            failure = self._track_face(timestamp_ms, faces)
+        if failure is None:
+            failure = self._advance()
+        if failure is not None:
+            self._fail(failure)
+        return self.verdict(timestamp_ms)
+
+    def expire(self, server_ms: float) -> Verdict:
+        """Fail the session if its deadline has passed (a client that stopped sending)."""
+        if self.status is Status.ACTIVE and server_ms > 1000.0 * self.policy.ttl_s:
+            self._fail("deadline passed")
+        return self.verdict()
+
+    # -- checks
+
+    def _fail(self, reason: str) -> None:
+        self.status = Status.FAILED
+        self.reason = reason
+
+    def _frame_failure(self, nonce: str, ts: float, server_ms: float) -> str | None:
+        if not secrets.compare_digest(nonce.encode(), self.nonce.encode()):
+            return "nonce does not match the session"
+        if server_ms > 1000.0 * self.policy.ttl_s:
+            return "deadline passed"
+        if self._last_ms is not None and ts <= self._last_ms:
+            return "frame timestamps are not increasing"
+        if ts < 0 or ts > server_ms + 1000.0 * self.policy.clock_skew_s:
+            return "frame timestamp is ahead of the session's clock"
+        self._last_ms = ts
+        if self._phase_start_ms is None:
+            self._phase_start_ms = ts
+        return None
+
+    def _track_face(self, ts: float, faces: Sequence[Observation]) -> str | None:
+        track = self._track
+        chosen: Observation | None = None
+        if track.reference is None:
+            embedded = [f for f in faces if f.embedding is not None]
+            if embedded:
+                chosen = max(embedded, key=lambda f: f.size)
+                track.reference = chosen.embedding
+        else:
+            scored = [
+                (float(np.dot(track.reference, f.embedding)), f)
+                for f in faces
+                if f.embedding is not None
+            ]
+            best = max(scored, key=lambda s: s[0], default=None)
+            if best is not None and best[0] >= self.policy.continuity:
+                chosen = best[1]
+        if chosen is not None:
+            track.last_seen_ms = ts
+            self._frames.append((ts, chosen))
+            return None
+        since = track.last_seen_ms if track.last_seen_ms is not None else self._phase_start_ms
+        if since is not None and ts - since > 1000.0 * self.policy.lost_s:
+            return "the face was lost or changed"
+        return None
+
+    def _advance(self) -> str | None:
+        """Move through the challenges with the frames seen so far."""
+        while self._index < len(self.challenges):
+            prompt = self.prompt_at_ms
+            if prompt is None or not self._frames or self._frames[-1][0] < prompt:
+                return None
+            outcome = self._judge(self.challenges[self._index], prompt)
+            if isinstance(outcome, str) or outcome is None:
+                return outcome
+            self._index += 1
+            self._phase_start_ms = self._frames[outcome][0]
+        return self._finish()
+
+    def _judge(self, challenge: Challenge, prompt: float) -> int | str | None:
+        """The frame index at which ``challenge`` was done, a failure reason, or ``None``
+        while it may still be done."""
+        window = 1000.0 * self.policy.baseline_s
+        before = [f for t, f in self._frames if prompt - window <= t < prompt]
+        start = next(i for i, (t, _) in enumerate(self._frames) if t >= prompt)
+        base = Baseline.of(before or [self._frames[start][1]])
+        after = [f for _, f in self._frames[start:]]
+        hit = done_at(challenge, base, after, self.policy.thresholds)
+        wrong = self._wrong_movement(challenge, base, after[: hit if hit is not None else None])
+        if wrong is not None:
+            return f"{wrong.value} was not asked for (expected {challenge.value})"
+        if hit is None:
+            if self._frames[-1][0] > prompt + 1000.0 * self.policy.response_s:
+                return f"{challenge.value} not done in time"
+            return None
+        self._baselines.append((base, start + hit))
+        return start + hit
+
+    def _wrong_movement(
+        self, asked: Challenge, base: Baseline, frames: Sequence[Observation]
+    ) -> Challenge | None:
+        others = [c for c in TURNS if c is not asked]
+        for frame in frames:
+            for other in others:
+                if shown(other, base, frame, self.policy.thresholds):
+                    return other
+        return None
+
+    def _finish(self) -> str | None:
+        """Planarity over the frames in which the head was turned from its baseline."""
+        residuals: list[float] = []
+        reference = self._frames[0][1]
+        turn_deg = self.policy.thresholds.turn_degrees
+        for challenge, (base, index) in zip(self.challenges, self._baselines, strict=True):
+            if challenge not in TURNS:
+                continue
+            ref_frame = min(
+                (f for _, f in self._frames[: index + 1]), key=lambda f: abs(f.yaw - base.yaw)
+            )
+            reference = ref_frame
+            for _, frame in self._frames[: index + 1]:
+                if abs(frame.yaw - base.yaw) >= turn_deg:
+                    residuals.append(planar_residual(reference.points, frame.points))
+        self.residual = float(np.median(residuals)) if residuals else 0.0
+        if self.residual < self.policy.planar_min:
+            return "the face moved like a flat picture (no parallax when turning)"
+        self.status = Status.PASSED
+        return None
+
+
+Recording = Sequence[tuple[float, Sequence[Observation]]]
+
+
+def feed(session: LivenessSession, frames: Recording, nonce: str | None = None) -> Verdict:
+    """Submit recorded frames ``(timestamp_ms, faces)`` in order, with ``nonce`` (the
+    session's own by default) and the server clock running with the frame times, until the
+    session has its verdict or the frames run out (then the deadline decides)."""
+    key = session.nonce if nonce is None else nonce
+    start = frames[0][0] if frames else 0.0
+    verdict = session.verdict()
+    for ts, faces in frames:
+        verdict = session.submit(key, ts - start, faces, ts - start)
+        if verdict.status is not Status.ACTIVE:
+            return verdict
+    return session.expire(1000.0 * session.policy.ttl_s + 1.0)
