@@ -96,7 +96,7 @@ def audit_chain(base: Settings) -> Iterator[AuditChain]:
     secret = base.master_key.get_secret_value() if base.master_key is not None else None
     store = SqlStore.open_sqlite(base.home, MasterKey.resolve(base.home, secret))
     try:
-        yield AuditChain(store.engine, store.master_key, store.clock)
+        yield AuditChain(store.transactions, store.master_key, store.clock)
     finally:
         store.close()
 

@@ -3,10 +3,10 @@
 Mixed into :class:`facegate.gallery.service.Gallery` (as :class:`facegate.store.lifecycle.
 LifecycleQueries` is into the SQL store); it needs only the :class:`FaceAnalyzer` protocol,
 not the service module, so the two do not import each other. Each method takes the gallery's
-write lock for its store change and the search-index update that goes with it, then appends
-its audit record; a refusal is recorded too (:meth:`GalleryAdmin._audited`). The gallery
-supplies the store, the audit chain, the search index, the engine and the index loader
-declared below.
+write lock, makes its store change and appends its audit record in one transaction (both
+commit or neither does), then updates the search index; a refusal is recorded too
+(:meth:`GalleryAdmin._audited`). The gallery supplies the store, the audit chain, the search
+index, the engine and the index loader declared below.
 """
 
 from __future__ import annotations
@@ -91,12 +91,12 @@ class GalleryAdmin:
         """Create or update a purpose and its policy (retention, legal basis, scopes...)."""
         check_purpose_name(purpose.name)
         with self._audited(actor, "purpose.define", purpose.name, ()):
-            saved = self.store.define_purpose(purpose)
-            basis = "consent" if saved.consent_required else f"no consent: {saved.legal_basis}"
-            days = saved.retention_days
-            self.record(
-                AuditEvent("purpose.define", saved.name, (), f"{basis}; retention {days} d"), actor
-            )
+            with self.store.transaction():
+                saved = self.store.define_purpose(purpose)
+                basis = "consent" if saved.consent_required else f"no consent: {saved.legal_basis}"
+                days = saved.retention_days
+                event = AuditEvent("purpose.define", saved.name, (), f"{basis}; retention {days} d")
+                self.record(event, actor)
         if purpose.name in self._loaded:
             self._load(purpose.name, force=True)
         return saved
@@ -125,26 +125,27 @@ class GalleryAdmin:
                 raise StoreError("consent needs evidence: the text shown, or a reference to it")
             who = actor or Actor()
             proof = ConsentEvidence(evidence, text, text_version, method, who.key_id)
-            with self._write:
-                consent = self.store.grant_consent(subject_id, purpose, proof, expires_at)
-                subject = self.store.get_subject(subject_id)
-                self._reindex_subject(subject)
             until = f" until {expires_at.isoformat()}" if expires_at else ""
-            self.record(
-                AuditEvent("consent.grant", purpose, (subject_id,), f"granted{until}"), actor
-            )
+            event = AuditEvent("consent.grant", purpose, (subject_id,), f"granted{until}")
+            with self._write:
+                with self.store.transaction():
+                    consent = self.store.grant_consent(subject_id, purpose, proof, expires_at)
+                    self.record(event, actor)
+                self._reindex_subject(self.store.get_subject(subject_id))
         return consent
 
     def revoke_consent(self, subject_id: str, purpose: str, actor: Actor | None = None) -> bool:
         """Revoke; the subject leaves that purpose's search at once. False if none was active."""
         with self._audited(actor, "consent.revoke", purpose, (subject_id,)):
             with self._write:
-                subject = self.store.get_subject(subject_id)
-                self.store.get_purpose(purpose)
-                changed = self.store.revoke_consent(subject_id, purpose)
+                with self.store.transaction():
+                    subject = self.store.get_subject(subject_id)
+                    self.store.get_purpose(purpose)
+                    changed = self.store.revoke_consent(subject_id, purpose)
+                    decision = "revoked" if changed else "none active"
+                    event = AuditEvent("consent.revoke", purpose, (subject_id,), decision)
+                    self.record(event, actor)
                 self._index.remove(purpose, subject.row)
-            decision = "revoked" if changed else "none active"
-            self.record(AuditEvent("consent.revoke", purpose, (subject_id,), decision), actor)
         return changed
 
     # erasure and retention
@@ -153,38 +154,43 @@ class GalleryAdmin:
         """Delete the subject, its consents, templates and data key (crypto-shredding)."""
         with self._audited(actor, "erase", None, (subject_id,)):
             with self._write:
-                subject = self.store.get_subject(subject_id)
-                self.store.erase_subject(subject_id)
+                with self.store.transaction():
+                    subject = self.store.get_subject(subject_id)
+                    self.store.erase_subject(subject_id)
+                    self.record(AuditEvent("erase", None, (subject_id,), "subject erased"), actor)
                 self._index.remove_everywhere(subject.row)
-            self.record(AuditEvent("erase", None, (subject_id,), "subject erased"), actor)
 
     def erase_template(self, template_id: int, actor: Actor | None = None) -> TemplateInfo:
         """Delete one template; the subject stays, its other templates too."""
         with self._audited(actor, "erase.template", None, ()):
             with self._write:
-                info = self.store.erase_template(template_id)
+                with self.store.transaction():
+                    info = self.store.erase_template(template_id)
+                    event = AuditEvent(
+                        "erase.template",
+                        info.purpose,
+                        (info.subject_id,),
+                        f"template {template_id}",
+                    )
+                    self.record(event, actor)
                 self._reindex_subject(self.store.get_subject(info.subject_id))
-            event = AuditEvent(
-                "erase.template", info.purpose, (info.subject_id,), f"template {template_id}"
-            )
-            self.record(event, actor)
         return info
 
     def erase_purpose(self, purpose: str, actor: Actor | None = None) -> PurposeErasure:
         """Delete everything held for one purpose (see :meth:`SqlStore.erase_purpose`)."""
         with self._audited(actor, "erase.purpose", purpose, ()):
             with self._write:
-                done = self.store.erase_purpose(purpose)
+                with self.store.transaction():
+                    done = self.store.erase_purpose(purpose)
+                    decision = (
+                        f"{done.templates} templates, {done.consents} consents, "
+                        f"{len(done.erased_subjects)} subjects erased"
+                    )
+                    event = AuditEvent("erase.purpose", purpose, done.affected_subjects, decision)
+                    self.record(event, actor)
                 self._loaded.discard(purpose)
                 self._index.load(purpose, [])
                 self._reload_loaded()
-            decision = (
-                f"{done.templates} templates, {done.consents} consents, "
-                f"{len(done.erased_subjects)} subjects erased"
-            )
-            self.record(
-                AuditEvent("erase.purpose", purpose, done.affected_subjects, decision), actor
-            )
         return done
 
     def sweep(
@@ -197,17 +203,22 @@ class GalleryAdmin:
         when = now or _now(self.store)
         with self._audited(actor, "retention.sweep", None, ()):
             with self._write:
-                done = self.store.sweep(when, pending_grace)
+                with self.store.transaction():
+                    done = self.store.sweep(when, pending_grace)
+                    self.record(_sweep_event(done), actor)
                 if done.templates or done.erased_subjects:
                     self._reload_loaded()
-            decision = (
-                f"{done.templates_past_retention} past retention, "
-                f"{done.templates_without_consent} without consent, "
-                f"{len(done.erased_subjects)} subjects erased"
-            )
-            ids = sorted(set(done.affected_subjects) | set(done.erased_subjects))
-            self.record(AuditEvent("retention.sweep", None, ids, decision), actor)
         return done
+
+
+def _sweep_event(done: SweepResult) -> AuditEvent:
+    decision = (
+        f"{done.templates_past_retention} past retention, "
+        f"{done.templates_without_consent} without consent, "
+        f"{len(done.erased_subjects)} subjects erased"
+    )
+    ids = sorted(set(done.affected_subjects) | set(done.erased_subjects))
+    return AuditEvent("retention.sweep", None, ids, decision)
 
 
 def _now(store: Store) -> datetime:

@@ -19,7 +19,8 @@ store at search time, so a revocation or expiry takes effect at once.
 Accountability: every biometric call (enrol, identify, verify, consent change, erasure, export,
 purpose change, sweep), allowed or refused, appends a record to the audit chain
 (:mod:`facegate.privacy.audit`) naming ``actor`` (an API key id, ``cli`` or ``python``). A call
-whose record cannot be appended fails: no record, no result.
+whose record cannot be appended fails: no record, no result. A write and its record commit in
+one transaction (:meth:`Store.transaction`): a crash leaves both or neither.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class Gallery(GalleryAdmin):
         if audit is None:
             if not isinstance(store, SqlStore):
                 raise ConfigError("a gallery on a non-SQL store needs an audit chain")
-            audit = AuditChain(store.engine, store.master_key, store.clock)
+            audit = AuditChain(store.transactions, store.master_key, store.clock)
         self.audit = audit
         self.config = config or GalleryConfig()
         self.limits = limits or ImageLimits()
@@ -254,16 +255,15 @@ class Gallery(GalleryAdmin):
                 raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
             warnings = self._duplicate_warnings(subject, purpose, new)
             with self._write:
-                self._require_consent(subject, purpose)
-                added = self.store.add_templates(subject.id, [t for _, t in new], purpose)
+                with self.store.transaction():  # the templates and their record, or neither
+                    self._require_consent(subject, purpose)
+                    added = self.store.add_templates(subject.id, [t for _, t in new], purpose)
+                    added_sha = {t.image_sha256 for t in added}
+                    skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
+                    decision = f"added {len(added)}, skipped {len(skipped)}, failed {len(failures)}"
+                    self.record(AuditEvent("enroll", purpose, (subject.id,), decision), actor)
                 if added:
-                    self._index_new_templates(
-                        subject, purpose, new, {t.image_sha256 for t in added}
-                    )
-            added_sha = {t.image_sha256 for t in added}
-            skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
-            decision = f"added {len(added)}, skipped {len(skipped)}, failed {len(failures)}"
-            self.record(AuditEvent("enroll", purpose, (subject.id,), decision), actor)
+                    self._index_new_templates(subject, purpose, new, added_sha)
         log.info("enrolled subject %s: %d templates added", subject.id, len(added))
         return EnrollResult(subject, purpose, added, skipped, failures, warnings)
 

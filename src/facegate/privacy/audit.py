@@ -10,8 +10,11 @@ is the previous record's MAC (64 zeros for the first) and ``k`` is derived from 
 with HKDF; it is never stored in the database. Whoever can write the database but does not hold
 the master key cannot edit, delete, insert or reorder records without :meth:`AuditChain.verify`
 noticing, and it names the first bad record. Records are numbered ``seq`` = 1, 2, 3, ... with no
-gaps; one append is one transaction, and concurrent writers (threads, or a CLI beside the
-server) are serialised by a lock and by the primary key on ``seq`` (a loser retries).
+gaps. An append joins the write transaction open in its context (the gallery write it
+describes, see :mod:`facegate.store.transactions`), so the record and the write commit
+together or not at all; otherwise it is a transaction of its own. Writers (threads, or a CLI
+beside the server) are serialised by the store's writer lock, taken first in every write
+transaction, so ``seq`` is allocated in commit order.
 
 Limits, said plainly: deleting records *at the end* of the chain together with the stored head
 (``store_meta.audit_head``) is indistinguishable from a shorter chain; keep the head somewhere
@@ -29,7 +32,6 @@ import hashlib
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -45,6 +47,7 @@ from sqlalchemy.orm import sessionmaker
 from facegate.errors import StoreError
 from facegate.store.crypto import MasterKey
 from facegate.store.schema import AuditRow, MetaRow
+from facegate.store.transactions import Transactions
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +185,19 @@ def _canonical(
 class AuditChain:
     """Append to, read and verify the chain in the gallery database."""
 
-    def __init__(self, engine: Engine, master: MasterKey, clock: Clock = utc_clock) -> None:
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+    def __init__(
+        self, db: Transactions | Engine, master: MasterKey, clock: Clock = utc_clock
+    ) -> None:
+        """``db``: the store's :class:`Transactions` (appends join its open transaction), or
+        an engine for a chain used on its own."""
+        self._tx = db if isinstance(db, Transactions) else Transactions(db)
+        self._sessions = sessionmaker(self._tx.engine, expire_on_commit=False)
         self._key = HKDF(hashes.SHA256(), 32, salt=None, info=_HKDF_INFO).derive(master.key)
         self._clock = clock
-        self._lock = threading.Lock()
+
+    @property
+    def transactions(self) -> Transactions:
+        return self._tx
 
     def subject_ref(self, subject_id: str) -> str:
         """The keyed pseudonym under which records name ``subject_id``."""
@@ -210,21 +221,23 @@ class AuditChain:
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
     def append(self, event: AuditEvent, actor: Actor | None = None) -> AuditRecord:
-        """Link ``event`` to the head and store it, in one transaction."""
+        """Link ``event`` to the head and store it, inside the open write transaction (it
+        then commits with it) or in a transaction of its own."""
         who = actor or Actor()
         refs = tuple(self.subject_ref(s) for s in event.subject_ids)
-        with self._lock:
-            for attempt in range(_RETRIES):
-                try:
-                    return self._append_once(event, who, refs)
-                except (IntegrityError, OperationalError) as exc:
-                    if attempt == _RETRIES - 1:
-                        raise StoreError(f"could not append to the audit chain: {exc}") from exc
-                    time.sleep(0.005 * (attempt + 1))
+        if self._tx.in_transaction:  # a failure fails the write it describes
+            return self._append_once(event, who, refs)
+        for attempt in range(_RETRIES):
+            try:
+                return self._append_once(event, who, refs)
+            except (IntegrityError, OperationalError) as exc:
+                if attempt == _RETRIES - 1:
+                    raise StoreError(f"could not append to the audit chain: {exc}") from exc
+                time.sleep(0.005 * (attempt + 1))
         raise StoreError("could not append to the audit chain")  # pragma: no cover
 
     def _append_once(self, event: AuditEvent, who: Actor, refs: tuple[str, ...]) -> AuditRecord:
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             last = s.execute(
                 select(AuditRow.seq, AuditRow.mac).order_by(AuditRow.seq.desc()).limit(1)
             ).first()

@@ -19,13 +19,13 @@ from pathlib import Path
 from typing import Any, Final
 
 from sqlalchemy import Engine, select
-from sqlalchemy.orm import sessionmaker
 
 from facegate.errors import ApiKeyNotFoundError, AuthenticationError, ConfigError
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 from facegate.store import migrate
 from facegate.store.schema import ApiKeyRow, utcnow
 from facegate.store.sql import DB_FILE_NAME, sqlite_engine
+from facegate.store.transactions import Transactions
 
 SCOPES: Final = ("detect", "verify", "identify", "enroll", "admin")
 ANY_PURPOSE: Final = "*"
@@ -102,8 +102,9 @@ class KeyStore:
     def __init__(self, engine: Engine, audit: AuditChain | None = None) -> None:
         migrate.upgrade(engine)
         self._engine = engine
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._audit = audit
+        # with an audit chain, a key change and its record share one transaction
+        self._tx = audit.transactions if audit is not None else Transactions(engine)
 
     @classmethod
     def open(cls, home: Path, audit: AuditChain | None = None) -> KeyStore:
@@ -135,25 +136,25 @@ class KeyStore:
             purposes=",".join(sorted(set(purposes))),
             created_at=utcnow(),
         )
-        with self._sessions.begin() as s:
-            s.add(row)
         detail = f"key {key_id} created: scopes {row.scopes}; purposes {row.purposes or '-'}"
-        self._record("key.create", detail, actor)
+        with self._tx.write() as s:
+            s.add(row)
+            self._record("key.create", detail, actor)
         return NewKey(_key(row), f"{_PREFIX}_{key_id}_{secret}")
 
     def list(self) -> list[ApiKey]:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             return [_key(r) for r in s.scalars(select(ApiKeyRow).order_by(ApiKeyRow.created_at))]
 
     def revoke(self, key_id: str, actor: Actor | None = None) -> ApiKey:
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             row = s.get(ApiKeyRow, key_id)
             if row is None:
                 raise ApiKeyNotFoundError(f"no API key with id {key_id!r}")
             if row.revoked_at is None:
                 row.revoked_at = utcnow()
             key = _key(row)
-        self._record("key.revoke", f"key {key_id} revoked", actor)
+            self._record("key.revoke", f"key {key_id} revoked", actor)
         return key
 
     def authenticate(self, token: str) -> ApiKey:
@@ -162,7 +163,7 @@ class KeyStore:
         key_id, _, secret = rest.partition("_")
         if prefix != _PREFIX or not key_id or not secret:
             raise AuthenticationError("malformed API key")
-        with self._sessions() as s:
+        with self._tx.read() as s:
             row = s.get(ApiKeyRow, key_id)
             stored = row.secret_sha256 if row is not None else _digest("")
             if not hmac.compare_digest(stored, _digest(secret)) or row is None:

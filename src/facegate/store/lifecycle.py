@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, exists, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from facegate.errors import PurposeNotFoundError, StoreError
 from facegate.store.protocol import Purpose, PurposeErasure, SweepResult, TemplateInfo
@@ -26,6 +26,7 @@ from facegate.store.schema import (
     SubjectRow,
     TemplateRow,
 )
+from facegate.store.transactions import Transactions
 
 log = logging.getLogger(__name__)
 _CHUNK = 500
@@ -78,7 +79,7 @@ class LifecycleQueries:
     """Purpose policies, erasure of a template or a purpose, retention sweeps, counts."""
 
     _engine: Engine
-    _sessions: sessionmaker[Session]
+    _tx: Transactions
     _clock: Callable[[], datetime]
 
     def _subject_row(self, s: Session, subject_id: str) -> SubjectRow:
@@ -93,7 +94,7 @@ class LifecycleQueries:
 
     def define_purpose(self, purpose: Purpose) -> Purpose:
         """Create or update a purpose and its policy (``created_at`` is kept on update)."""
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             row = s.get(PurposeRow, purpose.name)
             if row is None:
                 row = PurposeRow(name=purpose.name, created_at=self._clock())
@@ -111,7 +112,7 @@ class LifecycleQueries:
 
     def erase_template(self, template_id: int) -> TemplateInfo:
         """Delete one template (its row is zeroed on disk); returns what it was."""
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             row = s.get(TemplateRow, template_id)
             if row is None:
                 raise StoreError(f"no template with id {template_id}")
@@ -127,7 +128,7 @@ class LifecycleQueries:
                 row.purpose,
             )
             s.delete(row)
-        shred_wal(self._engine)
+        self._tx.after_commit(lambda: shred_wal(self._engine))
         return info
 
     def erase_purpose(self, purpose: str) -> PurposeErasure:
@@ -135,7 +136,7 @@ class LifecycleQueries:
 
         Subjects left with no template and no active consent are erased whole (data key too).
         """
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             if s.get(PurposeRow, purpose) is None:
                 raise PurposeNotFoundError(f"no purpose named {purpose!r}")
             touched = set(
@@ -146,7 +147,7 @@ class LifecycleQueries:
             s.execute(delete(PurposeRow).where(PurposeRow.name == purpose))
             erased = self._erase_orphans(s, touched)
             affected = s.scalars(select(SubjectRow.id).where(SubjectRow.row.in_(touched))).all()
-        shred_wal(self._engine)
+        self._tx.after_commit(lambda: shred_wal(self._engine))
         return PurposeErasure(
             purpose,
             int(getattr(templates, "rowcount", 0)),
@@ -181,7 +182,7 @@ class LifecycleQueries:
         A subject that never had a consent is kept for ``pending_grace`` after creation (the
         time between creating a subject and recording its consent), then erased.
         """
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             policies = list(s.scalars(select(PurposeRow)))
             past: list[tuple[int, int]] = []
             for p in policies:
@@ -203,7 +204,7 @@ class LifecycleQueries:
             erased += self._erase_orphans(s, stale - touched, now=now)
             affected = s.scalars(select(SubjectRow.id).where(SubjectRow.row.in_(touched))).all()
         if past or unconsented or erased:
-            shred_wal(self._engine)
+            self._tx.after_commit(lambda: shred_wal(self._engine))
         return SweepResult(len(past), len(unconsented), tuple(erased), tuple(sorted(affected)))
 
     def _unconsented_templates(
@@ -229,7 +230,7 @@ class LifecycleQueries:
     def purpose_counts(self) -> dict[str, tuple[int, int]]:
         """Per purpose: subjects with an active consent now, templates enrolled for it."""
         now = self._clock()
-        with self._sessions() as s:
+        with self._tx.read() as s:
             subjects = dict(
                 s.execute(
                     select(ConsentRow.purpose, func.count(func.distinct(ConsentRow.subject_row)))

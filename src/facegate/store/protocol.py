@@ -10,6 +10,7 @@ vector index uses as its label.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -136,6 +137,10 @@ class Store(Protocol):
     """Subjects, purposes, consents and sealed templates."""
 
     def close(self) -> None: ...
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """A unit of work: every write made inside it (and its audit record) commits at once."""
+        ...
 
     def add_purpose(self, name: str, description: str = "") -> Purpose: ...
 

@@ -229,3 +229,23 @@ class AuditRow(Base):
     score_band: Mapped[str | None] = mapped_column(String(16), nullable=True)
     prev_mac: Mapped[str] = mapped_column(String(64), nullable=False)
     mac: Mapped[str] = mapped_column(String(64), nullable=False)
+
+
+class ChangeRow(Base):
+    """One entry of the change feed: a change to what a purpose's search may return.
+
+    ``seq`` is allocated (previous + 1) inside the write transaction that makes the change,
+    under the writer lock (:mod:`facegate.store.transactions`), so it grows in commit order
+    and every process holding a search index can apply what it has not seen yet. ``kind`` is
+    ``subject`` (templates or consents of ``subject_row`` changed, within ``purpose`` or in
+    every purpose when it is NULL) or ``purpose`` (the purpose's policy or contents changed as
+    a whole). Never names, embeddings or images.
+    """
+
+    __tablename__ = "change_feed"
+
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    subject_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)

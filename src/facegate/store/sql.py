@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from facegate.errors import (
     PurposeNotFoundError,
@@ -46,6 +47,7 @@ from facegate.store.schema import (
     TemplateRow,
     utcnow,
 )
+from facegate.store.transactions import Transactions
 from facegate.types import FloatArray
 
 log = logging.getLogger(__name__)
@@ -134,7 +136,7 @@ class SqlStore(LifecycleQueries):
         self._engine = engine
         self._master = master_key
         self._clock = clock
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._tx = Transactions(engine)
         migrate.upgrade(engine)
         self._check_master_key()
 
@@ -150,6 +152,15 @@ class SqlStore(LifecycleQueries):
         return self._engine
 
     @property
+    def transactions(self) -> Transactions:
+        """The store's transactions; the audit chain and the change feed join them."""
+        return self._tx
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction that every store write (and audit record) inside it joins."""
+        return self._tx.write()
+
+    @property
     def master_key(self) -> crypto.MasterKey:
         return self._master
 
@@ -161,7 +172,7 @@ class SqlStore(LifecycleQueries):
         self._engine.dispose()
 
     def _check_master_key(self) -> None:
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             row = s.get(MetaRow, _KEY_CHECK)
             if row is None:
                 s.add(MetaRow(key=_KEY_CHECK, value=self._master.check_value()))
@@ -171,7 +182,7 @@ class SqlStore(LifecycleQueries):
     # purposes
 
     def add_purpose(self, name: str, description: str = "") -> Purpose:
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             row = s.get(PurposeRow, name)
             if row is None:
                 row = PurposeRow(name=name, description=description, created_at=self._clock())
@@ -180,14 +191,14 @@ class SqlStore(LifecycleQueries):
             return purpose_value(row)
 
     def get_purpose(self, name: str) -> Purpose:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             row = s.get(PurposeRow, name)
             if row is None:
                 raise PurposeNotFoundError(f"no purpose named {name!r}")
             return purpose_value(row)
 
     def list_purposes(self) -> list[Purpose]:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             rows = s.scalars(select(PurposeRow).order_by(PurposeRow.name))
             return [purpose_value(r) for r in rows]
 
@@ -196,7 +207,7 @@ class SqlStore(LifecycleQueries):
     def create_subject(self, display_name: str, external_id: str | None = None) -> Subject:
         subject_id = uuid.uuid4().hex
         try:
-            with self._sessions.begin() as s:
+            with self._tx.write() as s:
                 row = SubjectRow(
                     id=subject_id,
                     external_id=external_id,
@@ -226,12 +237,12 @@ class SqlStore(LifecycleQueries):
         return row
 
     def get_subject(self, subject_id: str) -> Subject:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             return _subject(self._subject_row(s, subject_id))
 
     def find_subjects(self, ref: str) -> list[Subject]:
         """Subjects whose id, external id or display name is ``ref`` (id matches first)."""
-        with self._sessions() as s:
+        with self._tx.read() as s:
             for column in (SubjectRow.id, SubjectRow.external_id):
                 row = s.scalar(select(SubjectRow).where(column == ref))
                 if row is not None:
@@ -250,13 +261,13 @@ class SqlStore(LifecycleQueries):
                 & _active(self._clock())
             )
             query = query.where(consented)
-        with self._sessions() as s:
+        with self._tx.read() as s:
             return [_subject(r) for r in s.scalars(query)]
 
     def subjects_by_row(self, rows: Sequence[int]) -> dict[int, Subject]:
         if not rows:
             return {}
-        with self._sessions() as s:
+        with self._tx.read() as s:
             found = s.scalars(select(SubjectRow).where(SubjectRow.row.in_(list(rows))))
             return {r.row: _subject(r) for r in found}
 
@@ -271,7 +282,7 @@ class SqlStore(LifecycleQueries):
     ) -> Consent:
         now = self._clock()
         proof = evidence if isinstance(evidence, ConsentEvidence) else ConsentEvidence(evidence)
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
             if s.get(PurposeRow, purpose) is None:
                 raise PurposeNotFoundError(f"no purpose named {purpose!r}")
@@ -301,7 +312,7 @@ class SqlStore(LifecycleQueries):
 
     def revoke_consent(self, subject_id: str, purpose: str) -> bool:
         now = self._clock()
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
             result = s.execute(
                 update(ConsentRow)
@@ -317,7 +328,7 @@ class SqlStore(LifecycleQueries):
         return changed
 
     def consents(self, subject_id: str) -> list[Consent]:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             subject = self._subject_row(s, subject_id)
             rows = s.scalars(
                 select(ConsentRow)
@@ -333,7 +344,7 @@ class SqlStore(LifecycleQueries):
     def active_rows(self, purpose: str, rows: Sequence[int] | None = None) -> set[int]:
         """Subjects that ``purpose`` may use now: an active consent, or (for a purpose whose
         legal basis is not consent) templates enrolled for it."""
-        with self._sessions() as s:
+        with self._tx.read() as s:
             if self._consent_required(s, purpose):
                 query = select(ConsentRow.subject_row).where(
                     (ConsentRow.purpose == purpose) & _active(self._clock())
@@ -362,7 +373,7 @@ class SqlStore(LifecycleQueries):
         A template already stored for the subject, pack, image and purpose is skipped.
         """
         now = self._clock()
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
             dek = self._data_key(s, subject)
             existing = s.execute(
@@ -396,7 +407,7 @@ class SqlStore(LifecycleQueries):
             return [_template(subject_id, r) for r in rows]
 
     def templates(self, subject_id: str) -> list[TemplateInfo]:
-        with self._sessions() as s:
+        with self._tx.read() as s:
             subject = self._subject_row(s, subject_id)
             rows = s.scalars(
                 select(TemplateRow)
@@ -407,7 +418,7 @@ class SqlStore(LifecycleQueries):
 
     def subject_vectors(self, subject_id: str, pack: str, purpose: str | None = None) -> FloatArray:
         """The subject's decrypted templates of ``pack`` (usable for ``purpose``, if given)."""
-        with self._sessions() as s:
+        with self._tx.read() as s:
             subject = self._subject_row(s, subject_id)
             dek = self._data_key(s, subject)
             where = (TemplateRow.subject_row == subject.row) & (TemplateRow.pack == pack)
@@ -430,7 +441,7 @@ class SqlStore(LifecycleQueries):
             & (ConsentRow.purpose == purpose)
             & _active(self._clock())
         )
-        with self._sessions() as s:
+        with self._tx.read() as s:
             if not self._consent_required(s, purpose):
                 consented = TemplateRow.purpose == purpose
         query = (
@@ -440,7 +451,7 @@ class SqlStore(LifecycleQueries):
             .where((TemplateRow.pack == pack) & consented & _usable_for(purpose))
             .order_by(TemplateRow.subject_row, TemplateRow.id)
         )
-        with self._sessions() as s:
+        with self._tx.read() as s:
             result = s.execute(query.execution_options(yield_per=batch))
             for chunk in result.partitions(batch):
                 yield self._open_chunk(pack, chunk)
@@ -460,8 +471,8 @@ class SqlStore(LifecycleQueries):
 
     def erase_subject(self, subject_id: str) -> None:
         """Delete the subject's templates, consents, data key and record; shred the WAL."""
-        with self._sessions.begin() as s:
+        with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
             self._delete_subject(s, subject)
-        shred_wal(self._engine)
+        self._tx.after_commit(lambda: shred_wal(self._engine))
         log.info("erased subject %s", subject_id)
