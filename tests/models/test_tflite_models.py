@@ -16,13 +16,19 @@ import pytest
 
 from facegate.errors import ModelChecksumError, ModelConversionError
 from facegate.imageio import decode
-from facegate.models.install import MOBILEFACENET, source_path
+from facegate.models.registry import PackRegistry
 from facegate.models.tflite_convert import (
     cached_onnx_path,
     compare_with_tflite,
     convert_tflite,
 )
 from facegate.models.tflite_format import parse_tflite, read_tflite
+
+MOBILEFACENET = PackRegistry(None).get("mobilefacenet").file("MobileFaceNet.tflite")
+
+
+def source_path(home: Path, _: object = None) -> Path:
+    return home / "packs" / "mobilefacenet" / MOBILEFACENET.name
 
 
 def test_mobilefacenet_structure(mobilefacenet_home: Path) -> None:

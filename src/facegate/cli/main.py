@@ -29,12 +29,14 @@ def _register() -> None:
         engine_cmds,
         eval_cmds,
         gallery_cmds,
+        install_cmds,
         models_cmds,
         privacy_cmds,
         server_cmds,
     )
 
     engine_cmds.register(app)
+    install_cmds.register(models_cmds.models_app)
     models_cmds.register(app)
     gallery_cmds.register(app)
     eval_cmds.register(app)

