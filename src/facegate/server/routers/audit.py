@@ -12,10 +12,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from starlette.concurrency import run_in_threadpool
 
+from facegate.errors import PermissionDeniedError
 from facegate.privacy.audit import parse_anchor
 from facegate.server.deps import AdminKey, AnyKey, ServicesDep
+from facegate.server.keys import ApiKey
 
 router = APIRouter(prefix="/v1", tags=["audit"])
+
+
+def _reads_all(key: ApiKey) -> bool:
+    """Only an admin key for any purpose (``*``) reads other keys' records."""
+    return key.is_admin and key.any_purpose
 
 
 @router.get("/audit")
@@ -34,7 +41,7 @@ def audit(
     records = services.gallery.audit.records(
         limit=limit,
         before=before,
-        key_id=None if key.is_admin else key.id,
+        key_id=None if _reads_all(key) else key.id,
         subject_id=subject_id,
         operation=operation,
         newest_first=True,
@@ -57,6 +64,8 @@ async def verify_chain(
     ] = None,
 ) -> dict[str, Any]:
     """Walk the whole chain: ``ok``, or the first bad record and what is wrong with it."""
+    if not _reads_all(key):
+        raise PermissionDeniedError("only an admin key for any purpose (*) reads the whole chain")
     expected = parse_anchor(anchor) if anchor else None
     check = await run_in_threadpool(services.gallery.audit.verify, expected)
     return check.to_dict()

@@ -11,13 +11,21 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
+from facegate.errors import PermissionDeniedError
 from facegate.privacy.purposes import PurposeConfig, purpose_dict
 from facegate.server import openapi
 from facegate.server.deps import AdminKey, AnyKey, ServicesDep
+from facegate.server.keys import ApiKey
 from facegate.server.payload import read_payload
 from facegate.server.services import actor_of
 
 router = APIRouter(prefix="/v1/purposes", tags=["purposes"])
+
+
+def _bound(key: ApiKey, purpose: str) -> None:
+    """Purposes bind admin keys too: 403 unless ``key`` may act for ``purpose``."""
+    if not key.allows_purpose(purpose):
+        raise PermissionDeniedError(f"this API key is not allowed purpose {purpose!r}")
 
 
 @router.get("")
@@ -33,6 +41,7 @@ async def define_purpose(
 ) -> dict[str, Any]:
     """Create or update a purpose's policy (the body is one purpose, as in a purposes file)."""
     request.state.operation = ("purpose.define", name)
+    _bound(key, name)
     payload = await read_payload(request, ())
     payload.fields["name"] = name
     config = payload.model(PurposeConfig)
@@ -46,6 +55,7 @@ def erase_purpose(name: str, request: Request, key: AdminKey, services: Services
     """Erase everything held for the purpose: its templates, consents and definition;
     subjects left with nothing are erased whole (crypto-shredding)."""
     request.state.operation = ("erase.purpose", name)
+    _bound(key, name)
     done = services.gallery.erase_purpose(name, actor=actor_of(request, key))
     return {
         "purpose": done.purpose,

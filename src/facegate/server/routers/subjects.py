@@ -13,7 +13,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from starlette.concurrency import run_in_threadpool
 
-from facegate.errors import SubjectNotFoundError
+from facegate.errors import PermissionDeniedError, SubjectNotFoundError
 from facegate.gallery.export import export_subject as subject_access_export
 from facegate.gallery.serialize import consent_dict, subject_dict, subject_summary
 from facegate.server import openapi
@@ -73,13 +73,38 @@ class FacesIn(BaseModel):
     skip_failures: bool = Field(False, description="Store the good images, report the rest.")
 
 
+def _held_for(services: Services, subject_id: str) -> set[str]:
+    """The purposes a subject is held for: its consents' and its templates' ("" for a
+    template bound to no purpose, which only a key for any purpose may touch)."""
+    gallery = services.gallery
+    return {c.purpose for c in gallery.consents(subject_id)} | {
+        t.purpose or "" for t in gallery.templates(subject_id)
+    }
+
+
 def _visible(services: Services, key: ApiKey, subject_id: str) -> None:
+    """404, as for an unknown id, unless the subject is held for one of the key's purposes
+    (or for none yet)."""
     services.gallery.store.get_subject(subject_id)
     if key.any_purpose:
         return
-    consents = services.gallery.consents(subject_id)
-    if consents and not any(key.allows_purpose(c.purpose) for c in consents):
+    held = _held_for(services, subject_id)
+    if held and not any(key.allows_purpose(p) for p in held if p):
         raise SubjectNotFoundError(f"no subject with id {subject_id!r}")
+
+
+def _within_key(services: Services, key: ApiKey, subject_id: str) -> None:
+    """For an act on the whole subject (erase, export): 404 unless visible, 403 when the
+    subject is also held for a purpose the key is not bound to (only a key for any purpose,
+    ``*``, acts across purposes)."""
+    _visible(services, key, subject_id)
+    if key.any_purpose:
+        return
+    if any(not p or not key.allows_purpose(p) for p in _held_for(services, subject_id)):
+        raise PermissionDeniedError(
+            "the subject is also held for purposes this API key is not bound to; "
+            "only a key for any purpose (*) acts across purposes"
+        )
 
 
 @router.post("", status_code=201, openapi_extra=openapi.body(SubjectIn))
@@ -126,6 +151,7 @@ def erase_subject(
 ) -> dict[str, Any]:
     """Erase for good: records, templates, and the data key that could decrypt them."""
     request.state.operation = ("erase", None)
+    _within_key(services, key, subject_id)
     services.gallery.erase(subject_id, actor=actor_of(request, key))
     return {"erased": subject_id}
 
@@ -136,7 +162,11 @@ def erase_template(
 ) -> dict[str, Any]:
     """Erase one template of the subject (the subject and its other templates stay)."""
     request.state.operation = ("erase.template", None)
-    if template_id not in {t.id for t in services.gallery.templates(subject_id)}:
+    _visible(services, key, subject_id)
+    found = [t for t in services.gallery.templates(subject_id) if t.id == template_id]
+    if not found:
+        raise SubjectNotFoundError(f"subject {subject_id} has no template {template_id}")
+    if not key.any_purpose and not (found[0].purpose and key.allows_purpose(found[0].purpose)):
         raise SubjectNotFoundError(f"subject {subject_id} has no template {template_id}")
     services.gallery.erase_template(template_id, actor=actor_of(request, key))
     return {"erased_template": template_id, "subject_id": subject_id}
@@ -222,4 +252,5 @@ def export_subject(
     """Everything held about a subject: record, consents with evidence, purpose policies,
     template metadata, and every audit record that names the subject."""
     request.state.operation = ("export", None)
+    _within_key(services, key, subject_id)
     return subject_access_export(services.gallery, subject_id, actor_of(request, key))
