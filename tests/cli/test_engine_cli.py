@@ -30,6 +30,19 @@ def test_detect_json_contract(capsys: pytest.CaptureFixture[str], examples: Path
         assert x1 < x2 and y1 < y2
         assert isinstance(face["score"], float)
         assert len(face["landmarks"]) == 5
+        assert 0 <= face["quality"] <= 100
+
+
+def test_detect_quality_is_the_one_verify_reports(
+    capsys: pytest.CaptureFixture[str], examples: Path
+) -> None:
+    photo = str(examples / "obama.jpg")
+    _, out, _ = run(capsys, "detect", photo, "--json")
+    (detected,) = json.loads(out)["faces"]
+    _, out, _ = run(capsys, "verify", photo, str(examples / "obama2.jpg"), "--json")
+    assert detected["quality"] == json.loads(out)["face_a"]["quality"]
+    _, out, _ = run(capsys, "detect", photo)
+    assert f"quality={detected['quality']:.0f}" in out
 
 
 def test_detect_several_images_one_line_each(

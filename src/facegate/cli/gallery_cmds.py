@@ -6,14 +6,16 @@ subject is named by its id, external id or display name (a name must be unique).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json, settings
-from facegate.config import Settings
+from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json, from_settings, settings
+from facegate.config import GalleryConfig, Settings
 from facegate.errors import (
     FaceError,
     FacegateError,
@@ -24,6 +26,8 @@ from facegate.errors import (
 from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.gallery.serialize import subject_dict
 from facegate.gallery.service import Gallery
+from facegate.privacy.purposes import check_purpose_name
+from facegate.store.protocol import Subject
 
 consent_app = typer.Typer(help="Record and withdraw purpose-bound consent.", no_args_is_help=True)
 subjects_app = typer.Typer(help="List, show and erase enrolled subjects.", no_args_is_help=True)
@@ -61,41 +65,67 @@ def consent_grant(
     subject: SubjectOpt,
     purpose: PurposeOpt,
     evidence: Annotated[
-        str, typer.Option("--evidence", help="A reference to the consent (form id, ticket...).")
+        str,
+        typer.Option(
+            "--evidence",
+            help="A reference to the consent (form id, ticket...); this or --text is needed.",
+            show_default="none",
+        ),
     ] = "",
     text: Annotated[
-        str | None, typer.Option("--text", help="The exact consent text shown to the person.")
+        str | None,
+        typer.Option(
+            "--text", help="The exact consent text shown to the person.", show_default="none"
+        ),
     ] = None,
     text_version: Annotated[
-        str | None, typer.Option("--text-version", help="Version of that text, e.g. 2025-03.")
+        str | None,
+        typer.Option(
+            "--text-version",
+            metavar="VERSION",
+            help="Version of that text, e.g. 2025-03.",
+            show_default="none",
+        ),
     ] = None,
     method: Annotated[
-        str | None, typer.Option("--method", help="How it was given: signed-form, kiosk, app...")
+        str | None,
+        typer.Option(
+            "--method",
+            help="How it was given: signed-form, kiosk, app...",
+            show_default="not stated",
+        ),
     ] = None,
     expires: Annotated[
-        datetime | None, typer.Option("--expires", help="When the consent ends (ISO date).")
+        datetime | None,
+        typer.Option(
+            "--expires",
+            metavar="DATE",
+            help="When the consent ends (ISO date or date and time).",
+            show_default="never (until withdrawn)",
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Record consent with its evidence; creates the subject (by name) and purpose if new."""
+    """Record consent with its evidence; creates the subject (by name) and purpose if new.
+
+    If the consent is refused (no evidence, or any other error), a subject or purpose this
+    command created is removed again: a failed command leaves nothing behind.
+    """
     with open_gallery(data) as gallery:
-        try:
-            found = gallery.subject(subject)
-        except SubjectNotFoundError:
-            found = gallery.create_subject(subject)
-        gallery.add_purpose(purpose)
-        until = expires.astimezone() if expires is not None else None
-        consent = gallery.grant_consent(
-            found.id,
-            purpose,
-            evidence,
-            until,
-            text=text,
-            text_version=text_version,
-            method=method,
-            actor=cli_actor(),
-        )
+        check_purpose_name(purpose)
+        with _created_for(gallery, subject, purpose) as found:
+            until = expires.astimezone() if expires is not None else None
+            consent = gallery.grant_consent(
+                found.id,
+                purpose,
+                evidence,
+                until,
+                text=text,
+                text_version=text_version,
+                method=method,
+                actor=cli_actor(),
+            )
     if as_json:
         emit_json(
             {
@@ -107,6 +137,26 @@ def consent_grant(
         )
     else:
         typer.echo(f"consent granted: {found.display_name} ({found.id}) for {purpose}")
+
+
+@contextmanager
+def _created_for(gallery: Gallery, subject: str, purpose: str) -> Iterator[Subject]:
+    """The subject named ``subject`` and the purpose, created if new; both removed again if
+    the block fails (neither was used by anything else yet, and neither creation is audited)."""
+    new_purpose = purpose not in {p.name for p in gallery.purposes()}
+    try:
+        found, new_subject = gallery.subject(subject), False
+    except SubjectNotFoundError:
+        found, new_subject = gallery.create_subject(subject), True
+    try:
+        gallery.add_purpose(purpose)
+        yield found
+    except BaseException:
+        if new_subject:
+            gallery.store.erase_subject(found.id)
+        if new_purpose and purpose in {p.name for p in gallery.purposes()}:
+            gallery.store.erase_purpose(purpose)
+        raise
 
 
 @consent_app.command("revoke")
@@ -124,25 +174,38 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def enroll(
+    purpose: PurposeOpt,
     images: Annotated[list[Path] | None, typer.Argument(help="Images, one face each.")] = None,
     subject: Annotated[
-        str | None, typer.Option("--subject", help="Subject id, external id or name.")
+        str | None,
+        typer.Option(
+            "--subject",
+            help="Subject id, external id or name (needed without --from-dir).",
+            show_default="none",
+        ),
     ] = None,
-    purpose: PurposeOpt = "",
     from_dir: Annotated[
         Path | None,
-        typer.Option("--from-dir", help="One folder per person; folder name = display name."),
+        typer.Option(
+            "--from-dir",
+            metavar="DIR",
+            help="One folder per person; folder name = display name.",
+            show_default="none",
+        ),
     ] = None,
     consent_evidence: Annotated[
         str | None,
-        typer.Option("--consent-evidence", help="With --from-dir: the consent evidence held."),
+        typer.Option(
+            "--consent-evidence",
+            metavar="EVIDENCE",
+            help="With --from-dir: the consent evidence held.",
+            show_default="none",
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Enrol faces of a consented subject, or a folder of people (--from-dir)."""
-    if not purpose:
-        raise StoreError("--purpose is required")
     if from_dir is not None:
         if images or subject:
             raise StoreError("--from-dir takes no --subject and no IMAGE arguments")
@@ -174,7 +237,13 @@ def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_j
     if not folders:
         raise StoreError(f"no person folders in {root}")
     total = sum(len(_image_files(f)) for f in folders)
-    summary: dict[str, Any] = {"subjects": 0, "added": 0, "already_enrolled": 0, "failures": []}
+    summary: dict[str, Any] = {
+        "subjects": 0,
+        "added": 0,
+        "already_enrolled": 0,
+        "failures": [],
+        "warnings": [],
+    }
     with open_gallery(data) as gallery, Progress(disable=as_json, transient=True) as progress:
         gallery.add_purpose(purpose)
         task = progress.add_task("enrolling", total=total)
@@ -188,16 +257,20 @@ def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_j
             for key in ("subjects", "added", "already_enrolled"):
                 summary[key] += counts.get(key, 0)
             summary["failures"].extend(counts.get("failures", []))
+            summary["warnings"].extend(counts.get("warnings", []))
             progress.advance(task, len(files))
     if as_json:
         emit_json(summary)
         return
     typer.echo(
         f"{summary['subjects']} subject(s), {summary['added']} template(s) added, "
-        f"{summary['already_enrolled']} already enrolled, {len(summary['failures'])} failure(s)"
+        f"{summary['already_enrolled']} already enrolled, {len(summary['failures'])} failure(s), "
+        f"{len(summary['warnings'])} warning(s)"
     )
     for failure in summary["failures"]:
         typer.echo(f"  {failure['subject']}: {failure['error']}", err=True)
+    for warning in summary["warnings"]:
+        typer.echo(f"  {warning['subject']}: warning: {warning['warning']}", err=True)
 
 
 def _enroll_person(
@@ -216,8 +289,17 @@ def _enroll_person(
         "subjects": 1,
         "added": len(result.added),
         "already_enrolled": len(result.already_enrolled),
-        "failures": [{"subject": name, "error": str(err)} for _, err in result.failures]
-        + [{"subject": name, "error": f"warning: {w}"} for w in result.warnings],
+        "failures": [{"subject": name, "error": str(err)} for _, err in result.failures],
+        "warnings": [
+            {
+                "subject": name,
+                "image": w.image,
+                "other_subject_id": w.other_subject_id,
+                "similarity": round(w.similarity, 6),
+                "warning": str(w),
+            }
+            for w in result.warnings
+        ],
     }
 
 
@@ -226,7 +308,15 @@ def identify(
     purpose: PurposeOpt,
     top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Candidates per face.")] = 5,
     operating_point: Annotated[
-        str | None, typer.Option("--operating-point", help="e.g. fpir=1e-3 (default fpir=1e-2).")
+        str | None,
+        typer.Option(
+            "--operating-point",
+            metavar="POINT",
+            help="Named by false positive identification rate, e.g. fpir=1e-3.",
+            show_default=from_settings(
+                "FACEGATE_GALLERY__OPERATING_POINT", GalleryConfig, "operating_point"
+            ),
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -251,8 +341,9 @@ def identify(
                 best = face.candidates[0].similarity if face.candidates else float("nan")
                 who = face.match.subject.display_name if face.match else "unknown"
                 point = face.operating_point
+                box = ", ".join(f"{v:.0f}" for v in face.face.box.as_list())
                 typer.echo(
-                    f"  [{i}] {who} (similarity {best:.3f}, {point.name} "
+                    f"  [{i}] box=[{box}] {who} (similarity {best:.3f}, {point.name} "
                     f"threshold {point.threshold:.3f})"
                 )
     if failed:
@@ -262,7 +353,10 @@ def identify(
 @subjects_app.command("list")
 def subjects_list(
     purpose: Annotated[
-        str | None, typer.Option("--purpose", help="Only subjects consented for this.")
+        str | None,
+        typer.Option(
+            "--purpose", help="Only subjects consented for this.", show_default="every subject"
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -293,12 +387,20 @@ def subjects_show(
 ) -> None:
     """One subject: consents (with evidence) and templates (never the embeddings)."""
     with open_gallery(data) as gallery:
-        info = subject_dict(gallery, gallery.subject(subject))
+        found = gallery.subject(subject)
+        info = subject_dict(gallery, found)
+        templates = gallery.templates(found.id)
     if as_json:
         emit_json(info)
         return
     typer.echo(f"{info['subject']} ({info['subject_id']}), created {info['created_at']}")
     typer.echo(f"  templates: {info['templates']} ({', '.join(info['packs']) or 'none'})")
+    for t in templates:
+        quality = f"quality {t.quality:.0f}" if t.quality is not None else "quality unknown"
+        typer.echo(
+            f"  template {t.id}: purpose {t.purpose or '-'}, {t.pack}, {quality}, "
+            f"added {t.created_at.isoformat()}  (erase: facegate subjects erase-template {t.id})"
+        )
     for c in info["consents"]:
         state = "revoked " + c["revoked_at"] if c["revoked_at"] else "active"
         typer.echo(f"  consent {c['purpose']}: {state}, granted {c['granted_at']}: {c['evidence']}")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from importlib.metadata import PackageNotFoundError, version
+from typing import Annotated
 
 import typer
 
@@ -24,7 +26,34 @@ app = typer.Typer(
 )
 
 
+def _version() -> str:
+    try:
+        return version("facegate")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "unknown (not installed)"
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"facegate {_version()}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Privacy-first face recognition: detect, verify, identify, with consent and audit."""
+
+
 def _register() -> None:
+    if app.registered_groups or app.registered_commands:
+        return  # main() may run many times in one process (tests)
     from facegate.cli import (
         engine_cmds,
         eval_cmds,
@@ -53,8 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point for the console script."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     _register()
+    from facegate.cli.helptext import tidy
+
+    command = tidy(typer.main.get_command(app))
     try:
-        code = app(args=argv, standalone_mode=False)
+        code = command.main(args=argv, prog_name="facegate", standalone_mode=False)
     except FacegateError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(2)

@@ -25,7 +25,14 @@ privacy_app = typer.Typer(help="Retention, purposes, erasure, reports.", no_args
 purposes_app = typer.Typer(help="Purpose policies.", no_args_is_help=True)
 
 OutOpt = Annotated[
-    Path | None, typer.Option("--output", "-o", help="Write here instead of standard output.")
+    Path | None,
+    typer.Option(
+        "--output",
+        "-o",
+        metavar="FILE",
+        help="Write here instead of standard output.",
+        show_default="standard output",
+    ),
 ]
 
 
@@ -46,7 +53,13 @@ def _write(text: str, output: Path | None) -> None:
 @audit_app.command("verify")
 def audit_verify(
     anchor: Annotated[
-        str | None, typer.Option("--anchor", help="SEQ:MAC of a head kept elsewhere.")
+        str | None,
+        typer.Option(
+            "--anchor",
+            metavar="SEQ:MAC",
+            help="The head of the chain, kept elsewhere (facegate audit head).",
+            show_default="none",
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -79,9 +92,15 @@ def audit_head(data: DataOpt = None) -> None:
 @audit_app.command("export")
 def audit_export(
     since: Annotated[
-        datetime | None, typer.Option("--since", help="From (UTC if no zone).")
+        datetime | None,
+        typer.Option(
+            "--since", metavar="DATE", help="From (UTC if no zone).", show_default="the first"
+        ),
     ] = None,
-    until: Annotated[datetime | None, typer.Option("--until", help="Before (UTC).")] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option("--until", metavar="DATE", help="Before (UTC).", show_default="now"),
+    ] = None,
     output: OutOpt = None,
     data: DataOpt = None,
 ) -> None:
@@ -228,11 +247,25 @@ def redact(
     target: Annotated[Path, typer.Argument(help="Where the redacted copy goes (.jpg/.png/.mp4).")],
     keep_purpose: Annotated[
         str | None,
-        typer.Option("--keep-purpose", help="Leave faces of subjects consented for this."),
+        typer.Option(
+            "--keep-purpose",
+            metavar="PURPOSE",
+            help="Leave faces of subjects consented for this.",
+            show_default="blur every face",
+        ),
     ] = None,
-    every: Annotated[int, typer.Option("--every", min=1, help="Detect every Nth frame.")] = 1,
+    every: Annotated[
+        int, typer.Option("--every", metavar="N", min=1, help="Detect every Nth frame.")
+    ] = 1,
     max_frames: Annotated[
-        int | None, typer.Option("--max-frames", min=1, help="Stop after this many frames.")
+        int | None,
+        typer.Option(
+            "--max-frames",
+            metavar="N",
+            min=1,
+            help="Stop after this many frames.",
+            show_default="the whole video",
+        ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
@@ -265,7 +298,7 @@ def _redaction_functions(gallery: Any, purpose: str | None) -> tuple[Any, Any, s
     engine = gallery.engine
     kept_ids: set[str] = set()
     if purpose is None:
-        return (lambda px: engine.detect(px).faces), None, kept_ids
+        return (lambda px: engine.detect(px, quality=False).faces), None, kept_ids
     gallery.store.get_purpose(purpose)
 
     def keep(px: Any, faces: list[Any]) -> list[bool]:

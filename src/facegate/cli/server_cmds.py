@@ -10,17 +10,50 @@ from typing import Annotated
 
 import typer
 
-from facegate.cli.common import DataOpt, JsonOpt, audit_chain, cli_actor, emit_json, settings
+from facegate.cli.common import (
+    DataOpt,
+    JsonOpt,
+    audit_chain,
+    cli_actor,
+    emit_json,
+    from_settings,
+    settings,
+)
+from facegate.config import ServerConfig
 from facegate.server.keys import SCOPES, KeyStore, parse_list
 
 keys_app = typer.Typer(help="API keys for the HTTP service.", no_args_is_help=True)
 
 
 def serve(
-    host: Annotated[str | None, typer.Option("--host", help="Listen address.")] = None,
-    port: Annotated[int | None, typer.Option("--port", min=0, max=65535)] = None,
+    host: Annotated[
+        str | None,
+        typer.Option(
+            "--host",
+            help="Listen address.",
+            show_default=from_settings("FACEGATE_SERVER__HOST", ServerConfig, "host"),
+        ),
+    ] = None,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            "--port",
+            min=0,
+            max=65535,
+            help="Listen port.",
+            show_default=from_settings("FACEGATE_SERVER__PORT", ServerConfig, "port"),
+        ),
+    ] = None,
     workers: Annotated[
-        int | None, typer.Option("--workers", min=1, max=64, help="Inference workers.")
+        int | None,
+        typer.Option(
+            "--workers",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Inference workers.",
+            show_default=from_settings("FACEGATE_SERVER__WORKERS", ServerConfig, "workers"),
+        ),
     ] = None,
     data: DataOpt = None,
 ) -> None:
@@ -56,9 +89,16 @@ def serve(
 def keys_create(
     scopes: Annotated[str, typer.Option("--scopes", help=f"Comma-separated: {','.join(SCOPES)}.")],
     purposes: Annotated[
-        str, typer.Option("--purposes", help="Comma-separated purposes, or '*' for any.")
+        str,
+        typer.Option(
+            "--purposes",
+            help="Comma-separated purposes, or '*' for any.",
+            show_default="none: no purpose-bound call",
+        ),
     ] = "",
-    name: Annotated[str, typer.Option("--name", help="A label for people.")] = "",
+    name: Annotated[
+        str, typer.Option("--name", help="A label for people.", show_default="none")
+    ] = "",
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:

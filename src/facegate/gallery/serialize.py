@@ -50,6 +50,7 @@ def subject_dict(gallery: Gallery, subject: Subject) -> dict[str, Any]:
         "external_id": subject.external_id,
         "created_at": subject.created_at.isoformat(),
         "templates": len(templates),
+        "template_ids": [t.id for t in templates],
         "packs": sorted({t.pack for t in templates}),
         "consents": [consent_dict(c) for c in gallery.consents(subject.id)],
     }

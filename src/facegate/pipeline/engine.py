@@ -11,6 +11,7 @@ use (or :meth:`FaceEngine.load`), never at import time.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import threading
 from collections.abc import Sequence
@@ -129,10 +130,14 @@ class FaceEngine:
             )
         return faces
 
-    def detect(self, image: ImageSource) -> DetectResult:
-        """Faces in the image with boxes, scores and 5-point landmarks (no embeddings)."""
+    def detect(self, image: ImageSource, *, quality: bool = True) -> DetectResult:
+        """Faces in the image with boxes, scores, 5-point landmarks and (unless ``quality`` is
+        False) the quality score that :meth:`analyze` reports too; no embeddings."""
         pixels = self.decode(image)
-        return DetectResult(pixels.shape[1], pixels.shape[0], self._faces(pixels))
+        faces = self._faces(pixels)
+        if quality:
+            faces = [_with_quality(pixels, f) for f in faces]
+        return DetectResult(pixels.shape[1], pixels.shape[0], faces)
 
     def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
         """The same faces with embeddings, computed in one batch."""
@@ -227,6 +232,14 @@ class FaceEngine:
             raise NoFaceError("a face was found but could not be aligned for embedding")
         similarity = fa.embedding.similarity(fb.embedding)
         return VerifyResult(similarity >= point.threshold, similarity, point, fa, fb)
+
+
+def _with_quality(pixels: ImageArray, face: Face) -> Face:
+    """The face with the unified quality score of its aligned chip (as analyze computes it)."""
+    if face.landmarks is None:
+        return face
+    chip = face_chip(pixels, face.landmarks)
+    return dataclasses.replace(face, quality=face_quality(chip, face.landmarks).score)
 
 
 def _with_embedding(face: Face, embedding: Embedding, chip: ImageArray) -> Face:
