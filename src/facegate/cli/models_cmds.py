@@ -69,6 +69,31 @@ def models_list(data: DataOpt = None, as_json: JsonOpt = False) -> None:
         typer.echo(f"pack {name}: not usable: {message}")
 
 
+@models_app.command("add")
+def models_add(
+    folder: Annotated[Path, typer.Argument(help="Folder with manifest.json and the ONNX file(s).")],
+    accept_licence: Annotated[
+        bool, typer.Option("--accept-licence", help="Accept a licence the pack says needs it.")
+    ] = False,
+    data: DataOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Add your own ArcFace-format ONNX pack; its files' SHA-256 are pinned now."""
+    from facegate.models.user_packs import add_pack
+
+    base = settings(data)
+    pack = add_pack(folder, base.home, accept_licence=accept_licence)
+    registry = PackRegistry(base.home)
+    if as_json:
+        emit_json(registry.describe(pack))
+        return
+    typer.echo(f"added pack {pack.name} (embedding space {pack.pack_id}) to {pack.folder}")
+    typer.echo(f"licence of weights: {pack.licence.weights}")
+    if pack.licence.notice:
+        typer.echo(pack.licence.notice)
+    typer.echo(f"use it with: FACEGATE_ENGINE__PACK={pack.name}")
+
+
 @models_app.command("convert")
 def models_convert(data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Convert dlib's networks to ONNX now (otherwise done on first use), cached in the data dir."""

@@ -94,7 +94,27 @@ def build_embedder(pack: Pack, registry: PackRegistry, options: BackendOptions) 
         from facegate.models.onnx_runtime import OnnxEmbedder
 
         return OnnxEmbedder(cache_dir=_home(registry))
+    if spec.kind == "arcface-onnx":
+        from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
+
+        return ArcfaceOnnxEmbedder(spec, lambda: onnx_file(pack, spec, registry))
     raise ConfigError(f"embedder kind {spec.kind!r} of pack {pack.name!r} is not supported")
+
+
+def onnx_file(pack: Pack, spec: EmbedderSpec, registry: PackRegistry) -> Path:
+    """The ONNX file a network role runs: its own file, or that file converted and cached."""
+    source = registry.path(pack, spec.file)  # checked against its pinned SHA-256
+    if spec.conversion in ("onnx", "none"):
+        return source
+    if spec.conversion == "tflite":
+        from facegate.models.tflite_convert import convert_tflite
+
+        sha = pack.file(spec.file).sha256
+        layout: Literal["nhwc", "nchw"] = "nchw" if spec.layout == "NCHW" else "nhwc"
+        return convert_tflite(source, sha, _home(registry), input_layout=layout)
+    raise ConfigError(
+        f"pack {pack.name!r}: conversion {spec.conversion!r} of {spec.file} is not available"
+    )
 
 
 def _home(registry: PackRegistry) -> Path:

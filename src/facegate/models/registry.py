@@ -6,7 +6,7 @@ their files beside it. A user pack may not take a shipped pack's name.
 
 Where a file is found depends on its source: a ``pypi`` file inside the installed distribution
 (found from its metadata, without importing it), an ``npm`` file where ``facegate models
-install`` puts it, ``<data dir>/packs/<pack>/<file name>``, and a ``user`` file in the pack's
+install`` puts it, ``<data dir>/models/<sha256><suffix>``, and a ``user`` file in the pack's
 folder. :meth:`PackRegistry.path` checks the file against its pinned SHA-256 before returning.
 
 >>> registry = PackRegistry(Path("facegate-data"))
@@ -117,9 +117,9 @@ class PackRegistry:
             return Path(str(dist.locate_file(src.path)))
         if src.kind == "user" and pack.folder is not None:
             return pack.folder / src.path
-        if self.user_dir is None:
+        if self.home is None:
             return None
-        return self.user_dir / pack.name / f.name
+        return self.home / "models" / f"{f.sha256}{Path(f.name).suffix}"
 
     def path(self, pack: Pack | str, name: str) -> Path:
         """The verified path of file ``name`` of ``pack`` (missing or damaged: ModelError)."""

@@ -28,10 +28,18 @@ from facegate.models.base import Detection, Detector, Embedder, KeypointDetector
 from facegate.models.factory import BackendOptions
 from facegate.models.registry import PackRegistry
 from facegate.models.specs import Pack
-from facegate.pipeline.align import face_chip
+from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.pipeline.quality import face_quality
-from facegate.types import BBox, DetectResult, Embedding, Face, ImageArray, VerifyResult
+from facegate.types import (
+    BBox,
+    DetectResult,
+    Embedding,
+    Face,
+    FloatArray,
+    ImageArray,
+    VerifyResult,
+)
 
 
 def _build_backends(
@@ -81,7 +89,7 @@ class FaceEngine:
         self._lock = threading.Lock()
         self.registry = PackRegistry(self.home)
         self.pack = self.registry.get(self.config.pack)  # unknown pack: ConfigError
-        factory.embedder_spec(self.pack)
+        self.alignment = factory.embedder_spec(self.pack).alignment
 
     @property
     def pack_id(self) -> str:
@@ -118,17 +126,43 @@ class FaceEngine:
             self._landmarker68 = factory.build_landmarker(self.pack, self.registry, 68)
         return self._landmarker68
 
+    def _arcface_points(self, face: Face) -> FloatArray | None:
+        """The five ArcFace points of a face: the detector's own (``arcface5`` keypoints), or
+        five derived from the 68 landmarks; None when neither is there."""
+        detector, _, _ = self._backends()
+        if face.keypoints is not None and getattr(detector, "keypoint_layout", "") == "arcface5":
+            return face.keypoints.points
+        return arcface_points_from_68(face.landmarks68) if face.landmarks68 is not None else None
+
+    def _alignable(self, face: Face) -> bool:
+        if face.landmarks is None:
+            return False
+        return self.alignment != "arcface-112" or self._arcface_points(face) is not None
+
+    def _chip(self, pixels: ImageArray, face: Face, size: int) -> ImageArray:
+        """The chip the pack's embedder was trained on (its manifest's alignment template)."""
+        if self.alignment == "arcface-112":
+            points = self._arcface_points(face)
+            if points is None:  # pragma: no cover - callers filter with _alignable
+                raise ValueError("no ArcFace points for this face")
+            return arcface_chip(pixels, points, size)
+        return face_chip(pixels, face.landmarks, size)  # type: ignore[arg-type]
+
+    def _face_at(self, pixels: ImageArray, found: Detection, arcface5: bool = False) -> Face:
+        """Landmarks for a detection; 68 of them where asked for or where alignment needs them
+        (an ArcFace pack, unless the detector gave the five ArcFace points itself)."""
+        _, landmarker, _ = self._backends()
+        box = found.box
+        lm = landmarker.landmarks(pixels, box)
+        points5 = found.keypoints if arcface5 and found.keypoints is not None else None
+        need68 = self.config.landmarks68 or (self.alignment == "arcface-112" and points5 is None)
+        lm68 = self._landmarks68().landmarks(pixels, box) if need68 else None
+        return Face(box, found.score, landmarks=lm, landmarks68=lm68, keypoints=found.keypoints)
+
     def _faces(self, pixels: ImageArray) -> list[Face]:
-        detector, landmarker, _ = self._backends()
-        faces = []
-        for found in _detections(detector, pixels):
-            box = found.box
-            lm = landmarker.landmarks(pixels, box)
-            lm68 = self._landmarks68().landmarks(pixels, box) if self.config.landmarks68 else None
-            faces.append(
-                Face(box, found.score, landmarks=lm, landmarks68=lm68, keypoints=found.keypoints)
-            )
-        return faces
+        detector, _, _ = self._backends()
+        arcface5 = getattr(detector, "keypoint_layout", None) == "arcface5"
+        return [self._face_at(pixels, found, arcface5) for found in _detections(detector, pixels)]
 
     def detect(self, image: ImageSource, *, quality: bool = True) -> DetectResult:
         """Faces in the image with boxes, scores, 5-point landmarks and (unless ``quality`` is
@@ -142,10 +176,10 @@ class FaceEngine:
     def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
         """The same faces with embeddings, computed in one batch."""
         _, _, embedder = self._backends()
-        with_lm = [f for f in faces if f.landmarks is not None]
+        with_lm = [f for f in faces if self._alignable(f)]
         if not with_lm:
             return list(faces)
-        chips = np.stack([face_chip(pixels, f.landmarks) for f in with_lm])  # type: ignore[arg-type]
+        chips = np.stack([self._chip(pixels, f, embedder.chip_size) for f in with_lm])
         vectors = embedder.embed(chips)
         by_id = {
             id(f): _with_embedding(f, Embedding(v, self.pack_id), chip)
@@ -180,9 +214,10 @@ class FaceEngine:
         with ThreadPoolExecutor(max_workers=count) as pool:
             found = list(pool.map(detect_one, images))
         _, _, embedder = self._backends()
-        flat = [(i, f) for i, (_, faces) in enumerate(found) for f in faces if f.landmarks]
+        flat = [(i, f) for i, (_, faces) in enumerate(found) for f in faces if self._alignable(f)]
         if flat:
-            chips = np.stack([face_chip(found[i][0], f.landmarks) for i, f in flat])  # type: ignore[arg-type]
+            size = embedder.chip_size
+            chips = np.stack([self._chip(found[i][0], f, size) for i, f in flat])
             vectors = embedder.embed(chips)
             embedded = {
                 id(f): _with_embedding(f, Embedding(v, self.pack_id), chip)
@@ -198,9 +233,7 @@ class FaceEngine:
     def embed_at(self, image: ImageSource, box: BBox, score: float = 0.0) -> Face:
         """Landmarks and embedding for a face whose box is already known."""
         pixels = self.decode(image)
-        _, landmarker, _ = self._backends()
-        face = Face(box=box, score=score, landmarks=landmarker.landmarks(pixels, box))
-        return self.embed_faces(pixels, [face])[0]
+        return self.embed_faces(pixels, [self._face_at(pixels, Detection(box, score))])[0]
 
     def face_for(self, image: ImageSource, index: int | None = None, label: str = "image") -> Face:
         """One embedded face: the largest, or the one at ``index`` in detector order."""

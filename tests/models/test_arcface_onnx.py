@@ -1,0 +1,154 @@
+"""The ArcFace-format ONNX embedder, ``models add`` and the engine's ArcFace alignment path."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from arcface_packs import expected, manifest, pack_folder, tiny_arcface
+
+from facegate.config import EngineConfig
+from facegate.errors import ConfigError, ModelChecksumError, ModelConversionError
+from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
+from facegate.models.manifest import parse_manifest
+from facegate.models.registry import PackRegistry
+from facegate.models.user_packs import add_pack
+from facegate.pipeline.align import arcface_chip, arcface_points_from_68
+from facegate.pipeline.engine import FaceEngine
+
+
+def chips(n: int, seed: int = 1) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (n, 112, 112, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("colour", ["RGB", "BGR"])
+@pytest.mark.parametrize("batch", [None, 2])
+def test_embedder_follows_its_manifest(
+    tmp_path: Path, layout: str, colour: str, batch: int | None
+) -> None:
+    weights = tiny_arcface(tmp_path / "m.onnx", layout=layout, batch=batch)
+    data = manifest(layout=layout, colour=colour, batch=batch)
+    data["files"][0].update(sha256="0" * 64, size=1, source={"kind": "user", "path": "m.onnx"})
+    spec = parse_manifest(data, "t").roles.embedder
+    assert spec is not None
+    embedder = ArcfaceOnnxEmbedder(spec, lambda: tmp_path / "m.onnx", batch_size=3)
+    faces = chips(5)  # fixed batch 2: runs of 2, 2 and a padded 1
+    got = embedder.embed(faces)
+    assert got.shape == (5, 8) and got.dtype == np.float32
+    np.testing.assert_allclose(got, expected(faces, weights, layout, colour), atol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert embedder.embed(faces[:0]).shape == (0, 8)
+
+
+def test_a_model_whose_output_does_not_fit_the_manifest_is_refused(tmp_path: Path) -> None:
+    tiny_arcface(tmp_path / "m.onnx", dim=16)
+    data = manifest(dim=8)
+    data["files"][0].update(sha256="0" * 64, size=1, source={"kind": "user", "path": "m.onnx"})
+    spec = parse_manifest(data, "t").roles.embedder
+    assert spec is not None
+    with pytest.raises(ModelConversionError, match="16 values per face; .* output_dim 8"):
+        ArcfaceOnnxEmbedder(spec, lambda: tmp_path / "m.onnx").embed(chips(1))
+
+
+def test_models_add_pins_and_installs_the_pack(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    pack_folder(tmp_path / "src", manifest())
+    pack = add_pack(tmp_path / "src", home)
+    assert pack.folder == home / "packs" / "acme"
+    installed = json.loads((pack.folder / "manifest.json").read_text())
+    assert len(installed["files"][0]["sha256"]) == 64
+    assert installed["files"][0]["size"] == (tmp_path / "src" / "model.onnx").stat().st_size
+    registry = PackRegistry(home)
+    assert registry.names() == ["dlib", "acme"] and registry.status(pack) == "installed"
+    assert pack.pack_id == f"acme-{installed['files'][0]['sha256'][:12]}"
+    with pytest.raises(ConfigError, match="already exists"):
+        add_pack(tmp_path / "src", home)
+    (pack.folder / "model.onnx").write_bytes(b"swapped")  # a later swap is caught before use
+    with pytest.raises(ModelChecksumError):
+        FaceEngine(EngineConfig(pack="acme"), home=home).load()
+
+
+@pytest.mark.parametrize(
+    ("data", "model", "message"),
+    [
+        (manifest(dim=4), {}, "output"),
+        (manifest(layout="NHWC"), {}, "embedder failed"),
+        (
+            {**manifest(), "licence": {"code": "x", "weights": "y", "requires_acceptance": True}},
+            {},
+            "--accept-licence",
+        ),
+        (
+            {**manifest(), "files": [{"name": "model.onnx", "sha256": "1" * 64}]},
+            {},
+            "does not match",
+        ),
+        (
+            {**manifest(), "files": [{"name": "m", "source": {"kind": "user", "path": "../x"}}]},
+            {},
+            "not a file inside",
+        ),
+        (manifest(name="dlib"), {}, "already exists"),
+    ],
+)
+def test_models_add_refuses_bad_packs_and_writes_nothing(
+    tmp_path: Path, data: dict[str, object], model: dict[str, object], message: str
+) -> None:
+    home = tmp_path / "home"
+    pack_folder(tmp_path / "src", data, **model)
+    with pytest.raises((ConfigError, ModelConversionError), match=message):
+        add_pack(tmp_path / "src", home)
+    assert not (home / "packs").exists() or not any((home / "packs").iterdir())
+
+
+def test_engine_aligns_arcface_packs_with_five_points_from_68(
+    tmp_path: Path, examples: Path
+) -> None:
+    """The path the real MobileFaceNet takes: 68 landmarks -> 5 ArcFace points -> 112 chip."""
+    home = tmp_path / "home"
+    weights = pack_folder(tmp_path / "src", manifest(batch=2), batch=2)
+    pack = add_pack(tmp_path / "src", home)
+    engine = FaceEngine(EngineConfig(pack="acme"), home=home)
+    assert engine.alignment == "arcface-112"
+    image = engine.decode(examples / "two_people.jpg")
+    faces = engine.analyze(image).faces
+    assert len(faces) == 2
+    for face in faces:
+        assert face.embedding is not None and face.embedding.pack == pack.pack_id
+        assert face.landmarks68 is not None and face.quality is not None
+        chip = arcface_chip(image, arcface_points_from_68(face.landmarks68), 112)
+        want = expected(chip[None], weights, "NCHW", "RGB")[0]
+        np.testing.assert_allclose(face.embedding.vector, want, atol=2e-5)
+    many = engine.analyze_many([image, image], workers=1)
+    np.testing.assert_allclose(
+        many[1].faces[0].embedding.vector,  # type: ignore[union-attr]
+        faces[0].embedding.vector,  # type: ignore[union-attr]
+        atol=1e-6,
+    )
+
+
+def test_models_add_and_list_from_the_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from facegate.cli.main import main
+
+    home = str(tmp_path / "home")
+    pack_folder(tmp_path / "src", manifest())
+    for args in (
+        ["models", "add", str(tmp_path / "src"), "--data", home],
+        ["models", "list", "--data", home, "--json"],
+        ["models", "add", str(tmp_path / "nowhere"), "--data", home],
+    ):
+        with pytest.raises(SystemExit) as info:
+            main(args)
+        last = info.value.code
+    out, err = capsys.readouterr()
+    listing = json.loads(out.strip().splitlines()[-1])
+    acme = next(p for p in listing["packs"] if p["name"] == "acme")
+    assert acme["status"] == "installed" and acme["roles"]["embedder"]["layout"] == "NCHW"
+    assert acme["files"][0]["source"] == {"kind": "user", "path": "model.onnx"}
+    assert acme["licence"]["weights"] == "licensed to the operator for its site"
+    assert last == 2 and err.startswith("error: no manifest.json in") and err.count("\n") == 1
