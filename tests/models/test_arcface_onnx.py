@@ -12,11 +12,13 @@ from arcface_packs import expected, manifest, pack_folder, tiny_arcface
 from facegate.config import EngineConfig
 from facegate.errors import ConfigError, ModelChecksumError, ModelConversionError
 from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
+from facegate.models.base import Detection
 from facegate.models.manifest import parse_manifest
 from facegate.models.registry import PackRegistry
 from facegate.models.user_packs import add_pack
 from facegate.pipeline.align import arcface_chip, arcface_points_from_68
 from facegate.pipeline.engine import FaceEngine
+from facegate.types import BBox, Landmarks
 
 
 def chips(n: int, seed: int = 1) -> np.ndarray:
@@ -152,3 +154,43 @@ def test_models_add_and_list_from_the_cli(
     assert acme["files"][0]["source"] == {"kind": "user", "path": "model.onnx"}
     assert acme["licence"]["weights"] == "licensed to the operator for its site"
     assert last == 2 and err.startswith("error: no manifest.json in") and err.count("\n") == 1
+
+
+class FivePointDetector:
+    """A detector that gives the five ArcFace points itself (as MTCNN does)."""
+
+    name = "five"
+    keypoint_layout = "arcface5"
+
+    def __init__(self, box: BBox, points: np.ndarray) -> None:
+        self.found = Detection(box, 0.99, Landmarks(points.astype(np.float32)))
+
+    def load(self) -> None:
+        pass
+
+    def detect(self, image: np.ndarray) -> list[tuple[BBox, float]]:
+        return [(self.found.box, self.found.score)]
+
+    def detect_keypoints(self, image: np.ndarray) -> list[Detection]:
+        return [self.found]
+
+
+def test_engine_uses_a_detectors_arcface_points_without_68_landmarks(
+    tmp_path: Path, examples: Path
+) -> None:
+    home = tmp_path / "home"
+    weights = pack_folder(tmp_path / "src", manifest())
+    add_pack(tmp_path / "src", home)
+    reference = FaceEngine(EngineConfig(pack="acme"), home=home)
+    image = reference.decode(examples / "obama.jpg")
+    face = reference.analyze(image).faces[0]
+    assert face.landmarks68 is not None
+    points = arcface_points_from_68(face.landmarks68) + 1.5  # not the 68-point ones
+    engine = FaceEngine(
+        EngineConfig(pack="acme"), home=home, detector=FivePointDetector(face.box, points)
+    )
+    got = engine.analyze(image).faces[0]
+    assert got.landmarks68 is None and got.embedding is not None
+    chip = arcface_chip(image, points, 112)
+    want = expected(chip[None], weights, "NCHW", "RGB")[0]
+    np.testing.assert_allclose(got.embedding.vector, want, atol=2e-5)
