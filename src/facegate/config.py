@@ -169,10 +169,20 @@ class ServerConfig(BaseModel):
     )
     queue_timeout_s: float = Field(30.0, gt=0, title="Queue wait before 503 (seconds)")
     max_connections: int = Field(
-        128,
+        1000,
         ge=1,
-        title="Connection limit",
-        description="Concurrent connections uvicorn accepts before answering 503.",
+        title="Open connection guard",
+        description="Open connections beyond this are answered 503 and closed (a file "
+        "descriptor guard; idle ones are closed after header_timeout_s, and load is limited "
+        "by the inference queue, not by connections).",
+    )
+    header_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=300,
+        title="Request head deadline (seconds)",
+        description="A connection that has not sent a complete request head this long after "
+        "opening (or after its last response) is closed: slow or idle clients cannot hold it.",
     )
     audit_page_size: int = Field(100, ge=1, le=1000, title="Audit records per page (maximum)")
 

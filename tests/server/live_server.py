@@ -13,6 +13,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from facegate.config import ServerConfig
+from facegate.server.http11 import uvicorn_options
 
 
 def free_port() -> int:
@@ -24,9 +25,10 @@ def free_port() -> int:
 
 @contextmanager
 def serving(app: FastAPI, server: ServerConfig | None = None) -> Iterator[str]:
-    """Serve ``app`` as ``facegate serve`` does; yields the base URL once ``/readyz`` is 200."""
+    """Serve ``app`` as ``facegate serve`` does (same protocol and options) on a free loopback
+    port; yields the base URL once ``/readyz`` answers 200."""
     cfg = (server or ServerConfig()).model_copy(update={"port": free_port()})
-    config = uvicorn.Config(app, host="127.0.0.1", port=cfg.port, log_level="warning")
+    config = uvicorn.Config(app, **uvicorn_options(cfg))
     runner = uvicorn.Server(config)
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()

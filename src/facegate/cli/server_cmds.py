@@ -61,6 +61,7 @@ def serve(
     import uvicorn
 
     from facegate.server.app import create_app
+    from facegate.server.http11 import uvicorn_options
 
     base = settings(data)
     updates = {"host": host, "port": port, "workers": workers}
@@ -75,14 +76,7 @@ def serve(
     if first is not None:
         typer.echo(f"admin API key (shown once, keep it safe): {first.token}")
     typer.echo(f"facegate console: http://{server.host}:{server.port}/  (API docs at /docs)")
-    uvicorn.run(
-        create_app(base),
-        host=server.host,
-        port=server.port,
-        limit_concurrency=server.max_connections,
-        log_level=base.log_level.lower(),
-        access_log=False,
-    )
+    uvicorn.run(create_app(base), **uvicorn_options(server, base.log_level))
 
 
 @keys_app.command("create")

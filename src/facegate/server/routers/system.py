@@ -20,13 +20,13 @@ STATIC = Path(str(resources.files("facegate.server") / "static"))
 
 
 @router.get("/healthz")
-def healthz() -> dict[str, str]:
-    """The process is up."""
+async def healthz() -> dict[str, str]:
+    """The process is up (answered on the event loop: never waits for a worker or a thread)."""
     return {"status": "ok", "version": __version__}
 
 
 @router.get("/readyz")
-def readyz(services: ServicesDep) -> JSONResponse:
+async def readyz(services: ServicesDep) -> JSONResponse:
     """Ready when every inference worker has loaded its models (503 until then)."""
     pool = services.pool
     body: dict[str, Any] = {"status": "ready" if pool.ready else "loading", "workers": pool.workers}
@@ -36,7 +36,7 @@ def readyz(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics")
-def metrics(services: ServicesDep) -> Response:
+async def metrics(services: ServicesDep) -> Response:
     """Prometheus text format."""
     m = services.metrics
     m.waiting.set(services.pool.waiting)
