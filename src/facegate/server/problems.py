@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import traceback
 from http import HTTPStatus
 from typing import Any, Final
 
@@ -157,7 +158,15 @@ def _allowed(request: Request) -> list[str]:
 
 
 async def internal_error(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error in request %s", getattr(request.state, "request_id", "-"))
+    """500: logs where it failed (exception type and stack), never the exception's message,
+    which may quote request data (a consent text, a name) or SQL parameters."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error(
+        "unhandled error in request %s: %s (message withheld)\n%s",
+        getattr(request.state, "request_id", "-"),
+        type(exc).__qualname__,
+        stack,
+    )
     return problem(request, 500, "internal", "Internal error", "an unexpected error occurred")
 
 

@@ -72,7 +72,9 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
 def sqlite_engine(path: Path) -> Engine:
     """An engine for one SQLite file with the pragmas the store relies on."""
     engine = create_engine(
-        f"sqlite:///{path}", connect_args={"check_same_thread": False, "timeout": 10.0}
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": 10.0},
+        hide_parameters=True,  # errors and logs never carry consent texts, names, evidence
     )
     event.listen(engine, "connect", _sqlite_pragmas)
     return engine
