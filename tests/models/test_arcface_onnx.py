@@ -64,7 +64,7 @@ def test_models_add_pins_and_installs_the_pack(tmp_path: Path) -> None:
     assert len(installed["files"][0]["sha256"]) == 64
     assert installed["files"][0]["size"] == (tmp_path / "src" / "model.onnx").stat().st_size
     registry = PackRegistry(home)
-    assert registry.names() == ["dlib", "acme"] and registry.status(pack) == "installed"
+    assert registry.names()[-1] == "acme" and registry.status(pack) == "installed"
     assert pack.pack_id == f"acme-{installed['files'][0]['sha256'][:12]}"
     with pytest.raises(ConfigError, match="already exists"):
         add_pack(tmp_path / "src", home)
