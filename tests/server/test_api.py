@@ -131,13 +131,15 @@ def test_enrol_identify_revoke_erase(client: TestClient, keys: Keys) -> None:
     assert r.status_code == 200, r.text
     face = r.json()["faces"][0]
     assert (face["subject"], face["subject_id"]) == ("Alice", alice)
-    assert len(face["candidates"]) == 2 and face["operating_point"] == "fpir=0.01"
+    assert [c["subject"] for c in face["candidates"]] == ["Alice"]  # Bob is below the threshold
+    assert face["operating_point"] == "fpir=0.01"
     stranger = client.post(
         "/v1/identify",
         json={"purpose": "door", "image": base64.b64encode(face_png(40)).decode()},
         headers=bearer(keys.door),
     ).json()
     assert stranger["faces"][0]["subject"] is None and stranger["gallery_size"] == 2
+    assert stranger["faces"][0]["candidates"] == []  # "unknown" does not list the gallery
 
     listed = client.get("/v1/subjects", headers=bearer(keys.door)).json()["subjects"]
     assert {s["subject"] for s in listed} == {"Alice", "Bob"}
@@ -248,8 +250,11 @@ def test_422_bad_fields_and_corrupt_image(client: TestClient, keys: Keys) -> Non
     png = {"image": ("a.png", face_png(1))}
     body = _problem(client.post("/v1/identify", files=png, headers=h), 422, "invalid-request")
     assert body["errors"][0]["loc"] == ["body", "purpose"]
-    r = client.post("/v1/identify", data={"purpose": "door", "top_k": "0"}, files=png, headers=h)
-    _problem(r, 422, "invalid-request")
+    for top_k in ("0", "21", "100"):
+        r = client.post(
+            "/v1/identify", data={"purpose": "door", "top_k": top_k}, files=png, headers=h
+        )
+        _problem(r, 422, "invalid-request")
     r = client.post("/v1/identify", data={"purpose": "door", "colour": "red"}, files=png, headers=h)
     _problem(r, 422, "invalid-request")
     _problem(client.post("/v1/detect", json={}, headers=h), 422, "invalid-request")
@@ -347,3 +352,16 @@ def test_me_purposes_metrics_problem_types(client: TestClient, keys: Keys) -> No
     kind = client.get("/problems/no-face").json()
     assert kind["status"] == 422 and kind["title"] == "No face"
     assert client.get("/problems/bogus").status_code == 404
+
+
+def test_below_threshold_candidates_are_admin_only(client: TestClient, keys: Keys) -> None:
+    for person, name in ((1, "Ann"), (2, "Ben")):
+        _enroll(client, keys.admin, _subject(client, keys.admin, name), person)
+    probe = {"image": ("probe.png", face_png(40))}
+    form = {"purpose": "door", "top_k": "5", "below_threshold": "true"}
+    r = client.post("/v1/identify", data=form, files=probe, headers=bearer(keys.door))
+    _problem(r, 403, "permission-denied")
+    r = client.post("/v1/identify", data=form, files=probe, headers=bearer(keys.admin))
+    assert r.status_code == 200, r.text
+    face = r.json()["faces"][0]
+    assert face["subject"] is None and len(face["candidates"]) == 2

@@ -52,10 +52,12 @@ def test_identify_known_unknown_and_candidates(tmp_path: Path) -> None:
         result = gallery.identify(face_image(3, 9), "door", top_k=3)
         face = result.faces[0]
         assert face.match is not None and face.match.subject.display_name == "person 3"
-        assert len(face.candidates) == 3 and face.candidates[0].similarity > 0.8
+        assert [c.subject.display_name for c in face.candidates] == ["person 3"]  # none below
+        assert face.candidates[0].similarity > 0.8
         assert face.operating_point.name == "fpir=0.01" and result.gallery_size == 20
-        stranger = gallery.identify(face_image(500, 0), "door").faces[0]
-        assert stranger.match is None and stranger.candidates  # candidates, but unknown
+        stranger = gallery.identify(face_image(500, 0), "door", top_k=20).faces[0]
+        assert stranger.match is None and stranger.candidates == []  # unknown lists nobody
+        assert stranger.similarity is not None
         two = gallery.identify(face_image(4, 5, faces=2), "door")
         assert [f.match.subject.display_name for f in two.faces if f.match] == [
             "person 4",
@@ -199,3 +201,25 @@ def test_concurrent_identify_during_enrolment(tmp_path: Path) -> None:
             t.join()
         assert not errors
         assert gallery.index_stats()["door"].subjects == 15
+
+
+def test_unknown_lists_nobody_unless_asked_and_audited(tmp_path: Path) -> None:
+    with _open(tmp_path) as gallery:
+        _enrol_people(gallery, range(20))
+        stranger = gallery.identify(face_image(500, 0), "door", top_k=20).faces[0]
+        assert stranger.match is None and stranger.to_dict()["candidates"] == []
+        listed = gallery.identify(face_image(500, 0), "door", top_k=20, below_threshold=True)
+        assert len(listed.faces[0].candidates) == 20
+        record = gallery.audit.records(operation="identify", newest_first=True, limit=1)[0]
+        assert "below threshold" in record.decision and len(record.subject_refs) == 20
+
+
+def test_top_k_has_a_maximum(tmp_path: Path) -> None:
+    from facegate.errors import InvalidRequestError
+    from facegate.gallery.service import MAX_TOP_K
+
+    with _open(tmp_path) as gallery:
+        _enrol_people(gallery, range(2))
+        for bad in (0, MAX_TOP_K + 1, 100):
+            with pytest.raises(InvalidRequestError):
+                gallery.identify(face_image(1, 9), "door", top_k=bad)

@@ -25,7 +25,7 @@ from facegate.errors import (
 )
 from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.gallery.serialize import subject_dict
-from facegate.gallery.service import Gallery
+from facegate.gallery.service import MAX_TOP_K, Gallery
 from facegate.privacy.purposes import check_purpose_name
 from facegate.store.protocol import Subject
 
@@ -306,7 +306,9 @@ def _enroll_person(
 def identify(
     images: Annotated[list[Path], typer.Argument(help="Images to search for known faces.")],
     purpose: PurposeOpt,
-    top_k: Annotated[int, typer.Option("--top-k", min=1, max=100, help="Candidates per face.")] = 5,
+    top_k: Annotated[
+        int, typer.Option("--top-k", min=1, max=MAX_TOP_K, help="Candidates per face.")
+    ] = 5,
     operating_point: Annotated[
         str | None,
         typer.Option(

@@ -27,19 +27,23 @@ class Candidate:
 
 @dataclass(frozen=True, slots=True, eq=False)
 class FaceIdentification:
-    """One probe face: who it is (``match``, or None for unknown) and the top candidates."""
+    """One probe face: who it is (``match``, or None for unknown) and the top candidates (at or
+    above the operating point, unless an administrator asked for those below it)."""
 
     face: Face
     match: Candidate | None
     candidates: list[Candidate]
     operating_point: OperatingPoint
+    similarity: float | None = None  # the best score found, whether or not it is listed
 
     @property
     def known(self) -> bool:
         return self.match is not None
 
     def to_dict(self) -> dict[str, Any]:
-        best = self.candidates[0].similarity if self.candidates else None
+        best = self.similarity
+        if best is None and self.candidates:
+            best = self.candidates[0].similarity
         return {
             "box": self.face.box.as_list(),
             "score": round(float(self.face.score), 4),

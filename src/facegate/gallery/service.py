@@ -39,6 +39,7 @@ from facegate.errors import (
     ConfigError,
     ConsentRequiredError,
     EnrollmentError,
+    InvalidRequestError,
     NoFaceError,
     StoreError,
     SubjectNotFoundError,
@@ -71,6 +72,10 @@ from facegate.store.sql import SqlStore
 from facegate.types import DetectResult, Face
 
 log = logging.getLogger(__name__)
+
+
+MAX_TOP_K = 20
+"""The most candidates an identification returns per face."""
 
 
 def _index_params(config: GalleryConfig) -> IndexParams:
@@ -315,16 +320,31 @@ class Gallery(GalleryAdmin):
         top_k: int = 5,
         *,
         operating_point: str | None = None,
+        below_threshold: bool = False,
         actor: Actor | None = None,
     ) -> IdentifyResult:
-        """Who is each face in ``image``, among the subjects consented for ``purpose``?"""
+        """Who is each face in ``image``, among the subjects consented for ``purpose``?
+
+        Candidates are the best ``top_k`` (at most :data:`MAX_TOP_K`) subjects *at or above*
+        the operating point: an unknown face lists nobody. ``below_threshold`` (an
+        administrator's diagnostic, recorded as such, with every subject listed named in the
+        record) returns the best ``top_k`` whatever their score.
+        """
         with self._audited(actor, "identify", purpose, ()):
+            if not 1 <= top_k <= MAX_TOP_K:
+                raise InvalidRequestError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
             self.store.get_purpose(purpose)
-            found = self._identify(self.engine.analyze(image), purpose, top_k, operating_point)
+            found = self._identify(
+                self.engine.analyze(image), purpose, top_k, operating_point, below_threshold
+            )
             known = [f.match.subject.id for f in found.faces if f.match is not None]
-            tops = [f.candidates[0].similarity for f in found.faces if f.candidates]
+            listed = sorted({c.subject.id for f in found.faces for c in f.candidates} - set(known))
+            tops = [f.similarity for f in found.faces if f.similarity is not None]
             decision = f"{len(known)} known, {len(found.faces) - len(known)} unknown"
-            event = AuditEvent("identify", purpose, known, decision, max(tops, default=None))
+            if below_threshold:
+                decision += f"; candidates below threshold listed ({len(listed)} subjects)"
+            ids = known + (listed if below_threshold else [])
+            event = AuditEvent("identify", purpose, ids, decision, max(tops, default=None))
             self.record(event, actor)
         return found
 
@@ -339,7 +359,12 @@ class Gallery(GalleryAdmin):
         return self._identify(result, purpose, 1, operating_point)
 
     def _identify(
-        self, result: DetectResult, purpose: str, top_k: int, operating_point: str | None
+        self,
+        result: DetectResult,
+        purpose: str,
+        top_k: int,
+        operating_point: str | None,
+        below_threshold: bool = False,
     ) -> IdentifyResult:
         self.store.get_purpose(purpose)
         self._load(purpose)
@@ -355,7 +380,13 @@ class Gallery(GalleryAdmin):
             candidates = self._candidates(purpose, hits)
             for face, cands in zip(faces, candidates, strict=True):
                 match = cands[0] if cands and cands[0].similarity >= point.threshold else None
-                out.append(FaceIdentification(face, match, cands[:top_k], point))
+                best = cands[0].similarity if cands else None
+                shown = (
+                    cands
+                    if below_threshold
+                    else [c for c in cands if c.similarity >= point.threshold]
+                )
+                out.append(FaceIdentification(face, match, shown[:top_k], point, best))
         return IdentifyResult(result.width, result.height, purpose, gallery_size, out)
 
     def _candidates(self, purpose: str, hits: list[list[Hit]]) -> list[list[Candidate]]:

@@ -8,6 +8,8 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from facegate.errors import PermissionDeniedError
+from facegate.gallery.service import MAX_TOP_K
 from facegate.server import openapi
 from facegate.server.deps import DetectKey, IdentifyKey, ServicesDep, VerifyKey, check_purpose
 from facegate.server.payload import read_payload
@@ -35,8 +37,13 @@ class VerifyFields(BaseModel):
 class IdentifyFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = PurposeField
-    top_k: int = Field(5, ge=1, le=100, description="Candidates returned per face.")
+    top_k: int = Field(
+        5, ge=1, le=MAX_TOP_K, description="Candidates (at or above the operating point) per face."
+    )
     operating_point: str | None = Field(None, description="e.g. fpir=1e-2 (the default)")
+    below_threshold: bool = Field(
+        False, description="Admin only, audited: also list candidates below the operating point."
+    )
 
 
 @router.post(
@@ -112,6 +119,8 @@ async def identify(request: Request, key: IdentifyKey, services: ServicesDep) ->
     payload = await read_payload(request, ("image",))
     fields = payload.model(IdentifyFields)
     check_purpose(request, key, "identify", fields.purpose)
+    if fields.below_threshold and not key.is_admin:
+        raise PermissionDeniedError("below_threshold needs an admin key")
     image = payload.image("image")
     actor = actor_of(request, key)
 
@@ -121,6 +130,7 @@ async def identify(request: Request, key: IdentifyKey, services: ServicesDep) ->
             fields.purpose,
             fields.top_k,
             operating_point=fields.operating_point,
+            below_threshold=fields.below_threshold,
             actor=actor,
         )
         return found.to_dict()
