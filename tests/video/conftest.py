@@ -4,21 +4,20 @@ from pathlib import Path
 
 import pytest
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
-HAMILTON = DATA / "video" / "short_hamilton_clip.mp4"
-YTF = DATA / "ytf_dev"
-EXAMPLES = DATA / "face_recognition" / "examples"
+
+def _need(path: Path) -> Path:
+    if not path.exists():
+        pytest.skip(f"shared test data not found at {path} (set FACEGATE_SHARED_DATA)")
+    return path
 
 
 @pytest.fixture(scope="session")
-def hamilton() -> Path:
-    if not HAMILTON.is_file():
-        pytest.skip(f"shared data absent: {HAMILTON}")
-    return HAMILTON
+def hamilton(shared_data: Path) -> Path:
+    """The 640x360 Hamilton clip (275 frames, 29.97 fps, with audio)."""
+    return _need(shared_data / "video" / "short_hamilton_clip.mp4")
 
 
 @pytest.fixture(scope="session")
-def ytf() -> Path:
-    if not (YTF / "boxes.csv").is_file():
-        pytest.skip(f"shared data absent: {YTF}")
-    return YTF
+def ytf(shared_data: Path) -> Path:
+    """Three YouTube Faces clips with one annotated face per frame (boxes.csv)."""
+    return _need(shared_data / "ytf_dev" / "boxes.csv").parent
