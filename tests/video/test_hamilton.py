@@ -9,8 +9,8 @@ import pytest
 
 from facegate.errors import ConfigError
 from facegate.eval.video import load_ytf, score_clip
+from facegate.gallery.service import Gallery
 from facegate.pipeline.engine import FaceEngine
-from facegate.store.gallery import Gallery
 from facegate.video.events import ListSink
 from facegate.video.identity import TrackIdentities
 from facegate.video.search import GallerySearcher

@@ -41,7 +41,9 @@ def load_ytf(root: Path) -> dict[str, list[AnnotatedFrame]]:
             clips[row["clip"]].append(
                 (number, AnnotatedFrame(root / row["frame"], box, row["person"], number))
             )
-    return {clip: [f for _, f in sorted(items, key=lambda x: x[0])] for clip, items in clips.items()}
+    return {
+        clip: [f for _, f in sorted(items, key=lambda x: x[0])] for clip, items in clips.items()
+    }
 
 
 @dataclass(slots=True)

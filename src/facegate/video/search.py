@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from facegate.gallery.service import Gallery
 from facegate.privacy.audit import AuditEvent
-from facegate.store.gallery import Gallery
 from facegate.types import DetectResult, Face
 from facegate.video.identity import Match, SearchResult, TrackDecision
 
