@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 from server_fakes import FakeEngine
@@ -60,8 +61,8 @@ def test_overflow_gets_service_busy() -> None:
             return "done"
 
         tasks = [asyncio.create_task(pool.run(slow)) for _ in range(3)]
-        await asyncio.sleep(0.4)
-        assert pool.waiting == 0 and pool.admitted == 2
+        await asyncio.sleep(0.4)  # the queued job and the one refused a place have given up
+        assert pool.waiting == 0 and pool.admitted == 1
         release.set()
         try:
             return await asyncio.gather(*tasks, return_exceptions=True)
@@ -69,8 +70,48 @@ def test_overflow_gets_service_busy() -> None:
             pool.close()
 
     results = asyncio.run(overflow())
-    assert results.count("done") == 2
-    assert sum(isinstance(r, ServiceBusyError) for r in results) == 1
+    assert results.count("done") == 1
+    assert sum(isinstance(r, ServiceBusyError) for r in results) == 2
+
+
+def test_queued_job_waits_at_most_queue_timeout() -> None:
+    """A job admitted to the queue but not started by a worker in time is withdrawn (503) and
+    never runs; the running job is not interrupted. (The worker is released only after the
+    outcome is known, or after 30 s, so a job that waited on would come back "done".)"""
+    release = threading.Event()
+    ran: list[str] = []
+
+    async def scenario() -> tuple[object, object]:
+        pool = InferencePool(FakeEngine, workers=1, queue_size=8, queue_timeout_s=0.5)
+        pool.start()
+        _wait_ready(pool)
+
+        def job(name: str) -> Callable[[ServerEngine], str]:
+            def run(engine: ServerEngine) -> str:
+                ran.append(name)
+                release.wait(30)
+                return name
+
+            return run
+
+        first = asyncio.create_task(pool.run(job("first")))
+        await asyncio.sleep(0.05)
+        try:
+            second: object = await pool.run(job("second"))
+        except ServiceBusyError as exc:
+            second = exc
+        finally:
+            release.set()
+        try:
+            return await first, second
+        finally:
+            pool.close()
+
+    first, second = asyncio.run(scenario())
+    assert first == "first"
+    assert isinstance(second, ServiceBusyError), second
+    assert "within 0.5 s" in str(second)
+    assert ran == ["first"]
 
 
 def test_worker_load_failure_is_reported() -> None:

@@ -4,8 +4,10 @@ dlib's networks keep internal buffers, so one engine must not run on two threads
 releases the GIL while it computes, so one engine per thread runs in parallel. The pool starts
 ``workers`` threads, each building and loading one engine once. Requests are admitted up to
 ``workers + queue_size`` at a time; a request beyond that waits (asynchronously, holding no
-thread) up to ``queue_timeout_s`` for a place, then fails with :class:`ServiceBusyError`. So a
-burst queues and memory stays bounded.
+thread) for a place. ``queue_timeout_s`` bounds the whole wait, for a place and then for a
+worker to start the job: a request not started by then is withdrawn and fails with
+:class:`ServiceBusyError` (503). So a burst queues, memory stays bounded, and no request waits
+longer than configured.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import asyncio
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Protocol, TypeVar
@@ -122,23 +125,42 @@ class InferencePool:
                 future.set_exception(exc)
 
     async def run(self, fn: Callable[[ServerEngine], T]) -> T:
-        """Run ``fn(engine)`` on a worker; queue if all are busy, 503 if the queue is full."""
+        """Run ``fn(engine)`` on a worker; queue if all are busy; 503 if it has not started
+        within ``queue_timeout_s`` (waiting for a place and then for a worker)."""
+        deadline = time.monotonic() + self._timeout
         self.waiting += 1
         try:
             await asyncio.wait_for(self._gate.acquire(), self._timeout)
         except TimeoutError as exc:
-            raise ServiceBusyError("the inference queue is full; retry later") from exc
+            raise self._busy() from exc
         finally:
             self.waiting -= 1
         self.admitted += 1
         try:
             future: Future[object] = Future()
             self._jobs.put((fn, future))
-            result = await asyncio.wrap_future(future)
+            result = await self._outcome(future, deadline)
             return result  # type: ignore[return-value]
         finally:
             self.admitted -= 1
             self._gate.release()
+
+    async def _outcome(self, future: Future[object], deadline: float) -> object:
+        """The job's result; withdrawn (503) if no worker started it before ``deadline``."""
+        waiting = asyncio.wrap_future(future)
+        try:
+            done, _ = await asyncio.wait({waiting}, timeout=max(0.0, deadline - time.monotonic()))
+        except asyncio.CancelledError:  # the client went away: drop the job if not started
+            future.cancel()
+            raise
+        if not done and future.cancel():  # still queued: it never runs
+            raise self._busy()
+        return await waiting
+
+    def _busy(self) -> ServiceBusyError:
+        return ServiceBusyError(
+            f"no inference worker became free within {self._timeout:g} s; retry later"
+        )
 
     def analyzer(self) -> ThreadEngine:
         """An engine proxy for the gallery: it runs on whichever worker calls it."""
