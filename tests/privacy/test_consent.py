@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from gallery_fakes import FakeEngine, face_image
 
-from facegate.errors import ConsentRequiredError, StoreError
+from facegate.errors import ConsentRequiredError, StoreError, SubjectNotFoundError
 from facegate.gallery.service import Gallery
 from facegate.imageio import ImageSource
 from facegate.privacy.audit import Actor
@@ -59,7 +59,7 @@ def test_no_enrolment_identification_or_verification_without_consent(gallery: Ga
     assert _who(gallery, 0) == ann.id
     gallery.revoke_consent(ann.id, "door")
     assert _who(gallery, 0) is None
-    with pytest.raises(ConsentRequiredError):
+    with pytest.raises(SubjectNotFoundError):  # reads as an unknown id to the purpose
         gallery.verify(face_image(0, 9), ann.id, "door")
     with pytest.raises(ConsentRequiredError):
         gallery.enroll(ann.id, [face_image(0, 1)], "door")
@@ -76,7 +76,7 @@ def test_consent_expiry_follows_the_clock(gallery: Gallery, clock: object) -> No
     assert _who(gallery, 0) == ann.id
     clock.advance(days=30, seconds=1)  # type: ignore[attr-defined]
     assert _who(gallery, 0) is None
-    with pytest.raises(ConsentRequiredError):
+    with pytest.raises(SubjectNotFoundError):  # reads as an unknown id to the purpose
         gallery.verify(face_image(0, 9), ann.id, "door")
 
 

@@ -365,3 +365,19 @@ def test_below_threshold_candidates_are_admin_only(client: TestClient, keys: Key
     assert r.status_code == 200, r.text
     face = r.json()["faces"][0]
     assert face["subject"] is None and len(face["candidates"]) == 2
+
+
+def test_verify_reads_404_for_a_subject_the_key_may_not_see(client: TestClient, keys: Keys) -> None:
+    payer = _subject(client, keys.admin, "Pat", purpose="payment")
+    _enroll(client, keys.admin, payer, 7, purpose="payment")
+    lapsed = _subject(client, keys.admin, "Lee")
+    _enroll(client, keys.admin, lapsed, 8)
+    client.delete(f"/v1/subjects/{lapsed}/consents/door", headers=bearer(keys.admin))
+    missing = "0" * 32
+    details = set()
+    for sid, person in ((payer, 7), (lapsed, 8), (missing, 9)):
+        form = {"purpose": "door", "subject_id": sid}
+        image = {"image": ("p.png", face_png(person, 9))}
+        r = client.post("/v1/verify", data=form, files=image, headers=bearer(keys.door))
+        details.add(_problem(r, 404, "subject-not-found")["detail"].replace(sid, "ID"))
+    assert len(details) == 1  # the same answer for all three

@@ -230,6 +230,16 @@ class Gallery(GalleryAdmin):
                 f"subject {subject.id} has no active consent for purpose {purpose!r}"
             )
 
+    def _subject_in(self, subject_id: str, purpose: str) -> Subject:
+        """The subject as ``purpose`` sees it: one without an active consent for it reads
+        exactly like an unknown id (nobody learns that it exists elsewhere)."""
+        try:
+            subject = self.store.get_subject(subject_id)
+            self._require_consent(subject, purpose)
+        except (SubjectNotFoundError, ConsentRequiredError):
+            raise _not_in_purpose(subject_id, purpose) from None
+        return subject
+
     # enrolment
 
     def enroll(
@@ -414,8 +424,7 @@ class Gallery(GalleryAdmin):
     ) -> SubjectVerifyResult:
         """Is the largest face in ``image`` the enrolled subject (1:1, within ``purpose``)?"""
         with self._audited(actor, "verify", purpose, (subject_id,)):
-            subject = self.store.get_subject(subject_id)
-            self._require_consent(subject, purpose)
+            subject = self._subject_in(subject_id, purpose)
             pack = self.engine.pack_id
             vectors = self.store.subject_vectors(subject.id, pack, purpose)
             if not len(vectors):
@@ -431,6 +440,10 @@ class Gallery(GalleryAdmin):
             decision = f"{'match' if match else 'no match'} at {point.name}"
             self.record(AuditEvent("verify", purpose, (subject.id,), decision, similarity), actor)
         return SubjectVerifyResult(subject, match, similarity, point, face)
+
+
+def _not_in_purpose(subject_id: str, purpose: str) -> SubjectNotFoundError:
+    return SubjectNotFoundError(f"no subject {subject_id!r} in purpose {purpose!r}")
 
 
 def _largest_embedded_face(faces: list[Face]) -> Face:
