@@ -77,13 +77,18 @@ def convert_tflite(
 
 
 def compare_with_tflite(
-    source: Path, onnx_path: Path, inputs: npt.NDArray[np.float32], input_layout: InputLayout
+    source: Path,
+    onnx_path: Path,
+    inputs: npt.NDArray[np.float32],
+    input_layout: InputLayout,
+    chunk: int = 32,
 ) -> dict[str, npt.NDArray[np.float64]]:
     """Per-row cosine between the TFLite runtime's outputs and the ONNX model's, per output.
 
     ``inputs`` are in the TFLite file's own layout (NHWC); the TFLite runtime is fed one
     batch of the file's fixed size at a time (the last one padded by repetition). Needs
-    ``ai-edge-litert``, which facegate never installs at run time.
+    ``ai-edge-litert``, which facegate never installs at run time. ONNX Runtime runs ``chunk``
+    inputs at a time.
     """
     import onnxruntime as ort
     from ai_edge_litert.interpreter import Interpreter
@@ -104,11 +109,16 @@ def compare_with_tflite(
             )
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     feed = inputs.transpose(0, 3, 1, 2) if input_layout == "nchw" else inputs
-    ours = session.run(None, {session.get_inputs()[0].name: np.ascontiguousarray(feed)})
+    name = session.get_inputs()[0].name
+    chunks = [
+        session.run(None, {name: np.ascontiguousarray(feed[start : start + chunk])})
+        for start in range(0, len(feed), chunk)
+    ]
     cosines: dict[str, npt.NDArray[np.float64]] = {}
-    for out, value in zip(session.get_outputs(), ours, strict=True):
+    for k, out in enumerate(session.get_outputs()):
         ref = np.concatenate(reference[out.name]).reshape(len(inputs), -1).astype(np.float64)
-        got = np.asarray(value).reshape(len(inputs), -1).astype(np.float64)
+        got = np.concatenate([np.asarray(c[k]) for c in chunks]).reshape(len(inputs), -1)
+        got = got.astype(np.float64)
         norms = np.linalg.norm(ref, axis=1) * np.linalg.norm(got, axis=1)
         cosines[out.name] = (ref * got).sum(axis=1) / np.maximum(norms, 1e-30)
     return cosines
