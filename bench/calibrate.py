@@ -2,9 +2,11 @@
 
 Embeds one photo of each of up to ``--people`` different people in LFW (the face nearest the
 image centre), scores every pair of different people (cosine similarity), and writes the
-threshold for each false-match rate into ``src/facegate/models/packs/<pack>.json``. Run:
+threshold for each false-match rate into the ``calibration`` of the pack's manifest,
+``src/facegate/models/packs/<pack>.json`` (the rest of the manifest is kept). Run:
 
     .venv/bin/python bench/calibrate.py --lfw ../shared/data/lfw --people 3000
+    .venv/bin/python bench/calibrate.py --pack mobilefacenet --home DATA_DIR   # installed there
 
 See docs/CALIBRATION.md for the method and its limits.
 """
@@ -47,12 +49,15 @@ def embed_centre_face(engine: FaceEngine, path: Path) -> np.ndarray | None:
     return None if face.embedding is None else face.embedding.vector
 
 
-def embed_all(paths: list[Path], workers: int, cache: Path) -> np.ndarray:
+def embed_all(
+    paths: list[Path], workers: int, cache: Path, pack: str, home: Path | None
+) -> np.ndarray:
     if cache.exists():
         data = np.load(cache)
         if list(data["paths"]) == [str(p) for p in paths]:
             return np.asarray(data["vectors"])
-    engines = [FaceEngine(EngineConfig(detector="hog", upsample=1)) for _ in range(workers)]
+    config = EngineConfig(pack=pack, detector="hog", upsample=1)
+    engines = [FaceEngine(config, home=home) for _ in range(workers)]
     vecs: list[np.ndarray | None] = [None] * len(paths)
     t0 = time.time()
 
@@ -96,16 +101,17 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=3000)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pack", default="dlib")
+    ap.add_argument("--home", type=Path, default=None, help="data dir (where a pack is installed)")
     ap.add_argument("--out", type=Path, default=REPO / "src/facegate/models/packs")
     args = ap.parse_args()
 
     paths = first_images(args.lfw, args.people)
-    vectors = embed_all(paths, args.workers, REPO / "bench/.cache/calibration.npz")
+    cache = REPO / "bench" / ".cache" / f"calibration-{args.pack}.npz"
+    vectors = embed_all(paths, args.workers, cache, args.pack, args.home)
     scores = impostor_scores(vectors)
     missed = int(np.isnan(vectors).any(axis=1).sum())
     table = fmr_table(scores)
     result = {
-        "pack": args.pack,
         "calibration": {
             "pack": args.pack,
             "fmr_table": [[round(f, 10), round(t, 6)] for f, t in table],
@@ -120,8 +126,11 @@ def main() -> None:
             "max": float(scores.max()),
         },
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / f"{args.pack}.json").write_text(json.dumps(result, indent=2) + "\n")
+    # Only the calibration keys of the pack's manifest change; everything else is kept.
+    manifest_path = args.out / f"{args.pack}.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest.update(result)
+    manifest_path.write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result["calibration"]["fmr_table"]))
     print(f"{len(scores)} impostor scores; written {args.out / (args.pack + '.json')}")
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from facegate.config import EngineConfig, ImageLimits
+from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
 from facegate.eval.datasets import read_lfw_pairs
 from facegate.eval.extract import Extractor
@@ -48,9 +49,11 @@ def machine() -> dict[str, Any]:
 
 
 def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any], float, Extractor]:
-    config = EngineConfig(detector=args.detector, upsample=args.upsample, runtime=args.runtime)
-    engine = FaceEngine(config)
-    factory = functools.partial(FaceEngine, config, ImageLimits())
+    config = EngineConfig(
+        pack=args.pack, detector=args.detector, upsample=args.upsample, runtime=args.runtime
+    )
+    engine = FaceEngine(config, home=args.home)
+    factory = functools.partial(FaceEngine, config, ImageLimits(), home=args.home)
     pairs = read_lfw_pairs(args.lfw / "pairs.txt", args.lfw)
     start = time.perf_counter()
     with EmbeddingCache(cache_path) as cache:
@@ -62,7 +65,11 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
             workers=args.workers,
         )
         scores = score_pairs(pairs, extractor, "centre")
-    report = verification_report(scores, engine.calibration, "LFW view 2 (deep-funneled)")
+    try:
+        calibration = engine.calibration
+    except ConfigError:  # a pack not calibrated yet: accuracy needs no calibration
+        calibration = None
+    report = verification_report(scores, calibration, "LFW view 2 (deep-funneled)")
     seconds = time.perf_counter() - start
     if args.report is not None:
         report.write(args.report)
@@ -77,6 +84,8 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
+    parser.add_argument("--pack", default="dlib", help="model pack (installed under --home)")
+    parser.add_argument("--home", type=Path, default=None, help="data dir of installed packs")
     parser.add_argument("--detector", choices=["hog", "cnn"], default="hog")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--runtime", choices=["dlib", "onnx"], default="dlib")
@@ -111,6 +120,7 @@ def main() -> None:
         "dataset": str(args.lfw),
         "command": ".venv/bin/python " + " ".join(sys.argv),
         "engine": {
+            "pack": args.pack,
             "detector": args.detector,
             "upsample": args.upsample,
             "runtime": args.runtime,

@@ -27,12 +27,12 @@ from facegate.models.tflite_format import parse_tflite, read_tflite
 MOBILEFACENET = PackRegistry(None).get("mobilefacenet").file("MobileFaceNet.tflite")
 
 
-def source_path(home: Path, _: object = None) -> Path:
-    return home / "packs" / "mobilefacenet" / MOBILEFACENET.name
+def source_path(home: Path) -> Path:
+    return PackRegistry(home).path("mobilefacenet", MOBILEFACENET.name)
 
 
 def test_mobilefacenet_structure(mobilefacenet_home: Path) -> None:
-    graph = read_tflite(source_path(mobilefacenet_home, MOBILEFACENET))
+    graph = read_tflite(source_path(mobilefacenet_home))
     ops = Counter(op.name for op in graph.operators)
     assert ops == {
         "ADD": 45, "CONV_2D": 35, "RELU": 33, "ABS": 33, "SUB": 33, "MUL": 33,
@@ -65,7 +65,7 @@ def _face_chips(examples: Path) -> np.ndarray:
 
 def test_mobilefacenet_matches_tflite_runtime(mobilefacenet_home: Path, examples: Path) -> None:
     pytest.importorskip("ai_edge_litert")
-    source = source_path(mobilefacenet_home, MOBILEFACENET)
+    source = source_path(mobilefacenet_home)
     onnx_path = cached_onnx_path(mobilefacenet_home, MOBILEFACENET.sha256, "nchw")
     rng = np.random.default_rng(3)
     inputs = np.concatenate([_face_chips(examples), rng.uniform(-1, 1, (2, 112, 112, 3))])
@@ -93,7 +93,7 @@ def test_blazeface_matches_tflite_runtime(
 
 
 def test_convert_caches_by_sha_and_checks_the_pin(mobilefacenet_home: Path, tmp_path: Path) -> None:
-    source = source_path(mobilefacenet_home, MOBILEFACENET)
+    source = source_path(mobilefacenet_home)
     with pytest.raises(ModelChecksumError):
         convert_tflite(source, "0" * 64, tmp_path)
     assert not list(tmp_path.rglob("*.onnx")) and not list(tmp_path.rglob("*.tmp"))
@@ -106,7 +106,7 @@ def test_convert_caches_by_sha_and_checks_the_pin(mobilefacenet_home: Path, tmp_
 
 
 def test_damaged_files_are_refused(mobilefacenet_home: Path) -> None:
-    data = source_path(mobilefacenet_home, MOBILEFACENET).read_bytes()
+    data = source_path(mobilefacenet_home).read_bytes()
     with pytest.raises(ModelConversionError, match="TFL3"):
         parse_tflite(b"\x00" * 64)
     for cut in (16, 4096, len(data) // 2):

