@@ -48,13 +48,13 @@ def run_facegate(detections: Sequence[list[Face]], stamps: Sequence[float]) -> l
 def run_norfair(detections: Sequence[list[Face]], stamps: Sequence[float]) -> list[Boxes]:
     import norfair
 
-    tracker = norfair.Tracker(distance_function="iou", distance_threshold=0.8, hit_counter_max=15,
-                              initialization_delay=1)
+    tracker = norfair.Tracker(
+        distance_function="iou", distance_threshold=0.8, hit_counter_max=15, initialization_delay=1
+    )
     out: list[Boxes] = []
     for faces in detections:
         dets = [
-            norfair.Detection(np.array([[f.box.x1, f.box.y1], [f.box.x2, f.box.y2]]))
-            for f in faces
+            norfair.Detection(np.array([[f.box.x1, f.box.y1], [f.box.x2, f.box.y2]])) for f in faces
         ]
         objects = tracker.update(dets)
         frame: Boxes = []
