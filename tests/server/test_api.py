@@ -381,3 +381,14 @@ def test_verify_reads_404_for_a_subject_the_key_may_not_see(client: TestClient, 
         r = client.post("/v1/verify", data=form, files=image, headers=bearer(keys.door))
         details.add(_problem(r, 404, "subject-not-found")["detail"].replace(sid, "ID"))
     assert len(details) == 1  # the same answer for all three
+
+
+def test_consent_already_expired_is_a_422_and_revokes_nothing(
+    client: TestClient, keys: Keys
+) -> None:
+    sid = _subject(client, keys.admin, "Kim")
+    body = {"purpose": "door", "evidence": "form 9", "expires_at": "2020-01-01T00:00:00Z"}
+    r = client.post(f"/v1/subjects/{sid}/consents", json=body, headers=bearer(keys.admin))
+    _problem(r, 422, "invalid-request")
+    consents = client.get(f"/v1/subjects/{sid}", headers=bearer(keys.admin)).json()["consents"]
+    assert len(consents) == 1 and consents[0]["revoked_at"] is None

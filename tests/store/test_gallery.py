@@ -16,6 +16,7 @@ from facegate.errors import (
     ConsentRequiredError,
     CorruptImageError,
     EnrollmentError,
+    InvalidRequestError,
     LowQualityFaceError,
     MultipleFacesError,
     NoFaceError,
@@ -95,13 +96,28 @@ def test_search_is_scoped_to_purpose_and_revocation_is_immediate(tmp_path: Path)
 
 
 def test_expired_consent_is_not_searched_or_enrolled(tmp_path: Path) -> None:
-    with _open(tmp_path) as gallery:
+    now = [datetime.now(UTC)]
+    with Gallery.open(tmp_path, engine=FakeEngine(), clock=lambda: now[0]) as gallery:
         (alice,) = _enrol_people(gallery, range(1))
-        past = datetime.now(UTC) - timedelta(seconds=1)
-        gallery.grant_consent(alice.id, "door", "expired", expires_at=past)
+        soon = now[0] + timedelta(seconds=1)
+        gallery.grant_consent(alice.id, "door", "expires soon", expires_at=soon)
+        now[0] += timedelta(seconds=2)
         assert _who(gallery, face_image(0, 4)) is None
         with pytest.raises(ConsentRequiredError):
             gallery.enroll(alice.id, [face_image(0, 7)], "door")
+
+
+def test_consent_already_expired_is_refused_and_keeps_the_active_one(tmp_path: Path) -> None:
+    with _open(tmp_path) as gallery:
+        (alice,) = _enrol_people(gallery, range(1))
+        before = gallery.consents(alice.id)
+        past = datetime.now(UTC) - timedelta(seconds=1)
+        with pytest.raises(InvalidRequestError):
+            gallery.grant_consent(alice.id, "door", "expired", expires_at=past)
+        assert gallery.consents(alice.id) == before and before[0].revoked_at is None
+        assert _who(gallery, face_image(0, 4)) == "person 0"
+        refused = gallery.audit.records(operation="consent.grant", newest_first=True)[0]
+        assert refused.decision.startswith("refused")
 
 
 def test_results_survive_restart(tmp_path: Path) -> None:

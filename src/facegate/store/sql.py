@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from facegate.errors import (
+    InvalidRequestError,
     PurposeNotFoundError,
     StoreCorruptError,
     StoreError,
@@ -283,6 +284,11 @@ class SqlStore(LifecycleQueries):
         expires_at: datetime | None = None,
     ) -> Consent:
         now = self._clock()
+        if expires_at is not None and expires_at <= now:
+            raise InvalidRequestError(
+                f"expires_at {expires_at.isoformat()} is already past: a consent must expire "
+                "in the future (the active consent, if any, is unchanged)"
+            )
         proof = evidence if isinstance(evidence, ConsentEvidence) else ConsentEvidence(evidence)
         with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
