@@ -88,6 +88,14 @@ class EngineConfig(BaseModel):
 class GalleryConfig(BaseModel):
     """How the gallery searches, decides and gates enrolment."""
 
+    enabled_packs: list[str] = Field(
+        default_factory=list,
+        title="Enabled packs",
+        description="Model packs whose templates enrolment also writes, beside the active pack "
+        "(engine.pack), so the active pack can be switched later without new photos; identify "
+        "and verify only ever compare templates of the active pack.",
+    )
+
     hnsw_min_size: int = Field(
         1_000_000,
         ge=1,

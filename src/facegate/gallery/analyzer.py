@@ -6,7 +6,7 @@ from typing import Protocol
 
 from facegate.imageio import ImageSource
 from facegate.pipeline.calibration import Calibration
-from facegate.types import DetectResult
+from facegate.types import BBox, DetectResult, Face
 
 
 class FaceAnalyzer(Protocol):
@@ -19,3 +19,12 @@ class FaceAnalyzer(Protocol):
     def calibration(self) -> Calibration: ...
 
     def analyze(self, image: ImageSource) -> DetectResult: ...
+
+
+class PackEmbedder(Protocol):
+    """An engine of another enabled pack: embeds a face whose box is already known."""
+
+    @property
+    def pack_id(self) -> str: ...
+
+    def embed_at(self, image: ImageSource, box: BBox, score: float = 0.0) -> Face: ...

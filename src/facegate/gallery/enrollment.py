@@ -81,9 +81,11 @@ def analyze_images(
     analyze: Callable[[ImageSource], DetectResult],
     limits: ImageLimits,
     config: GalleryConfig,
+    also: Callable[[SourceImage, Face], None] | None = None,
 ) -> tuple[list[tuple[SourceImage, NewTemplate]], list[tuple[str, FacegateError]]]:
     """A template for each image holding exactly one usable face; the others as failures
-    ``(label, error)``. ``analyze`` is the engine's detect-and-embed call."""
+    ``(label, error)``. ``analyze`` is the engine's detect-and-embed call; ``also`` is called
+    with each accepted face (to embed it with other packs) and may fail the image by raising."""
     if not images:
         raise EnrollmentError("enrolment needs at least one image", [])
     new: list[tuple[SourceImage, NewTemplate]] = []
@@ -95,6 +97,8 @@ def analyze_images(
             label = source.label
             faces = analyze(source.data).faces
             face = enrollment_face(faces, source.label, config)
+            if also is not None:
+                also(source, face)
         except FacegateError as exc:
             failures.append((label, exc))
             continue

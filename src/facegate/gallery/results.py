@@ -103,6 +103,7 @@ class EnrollResult:
     already_enrolled: list[str]
     failures: list[tuple[str, FacegateError]]
     warnings: list[DuplicateWarning]
+    other_packs: dict[str, int] = field(default_factory=dict)  # pack id -> templates added
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -113,6 +114,7 @@ class EnrollResult:
             "already_enrolled": self.already_enrolled,
             "failures": [{"image": img, "error": str(err)} for img, err in self.failures],
             "warnings": [str(w) for w in self.warnings],
+            "other_packs": self.other_packs,
         }
 
 

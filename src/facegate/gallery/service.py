@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
@@ -47,6 +48,7 @@ from facegate.errors import (
 from facegate.gallery.admin import GalleryAdmin
 from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.gallery.enrollment import SourceImage, analyze_images, embedding_of
+from facegate.gallery.packs import OtherPacks
 from facegate.gallery.results import (
     Candidate,
     DuplicateWarning,
@@ -98,6 +100,7 @@ class Gallery(GalleryAdmin):
         config: GalleryConfig | None = None,
         limits: ImageLimits | None = None,
         audit: AuditChain | None = None,
+        other_packs: OtherPacks | None = None,
     ) -> None:
         self.store = store
         if audit is None:
@@ -112,6 +115,7 @@ class Gallery(GalleryAdmin):
         self._index = VectorIndex(_index_params(self.config))
         self._loaded: set[str] = set()
         self._write = threading.RLock()
+        self.other_packs = other_packs or OtherPacks([])
 
     @classmethod
     def open(
@@ -137,7 +141,8 @@ class Gallery(GalleryAdmin):
         store = SqlStore.open_sqlite(home, key, clock) if clock else SqlStore.open_sqlite(home, key)
         if engine is None:
             engine = _default_engine(home, limits)
-        gallery = cls(store, engine, config, limits)
+        names = config.enabled_packs if config is not None else []
+        gallery = cls(store, engine, config, limits, other_packs=OtherPacks(names, home, limits))
         if preload:
             gallery.load_indexes()
         return gallery
@@ -262,8 +267,17 @@ class Gallery(GalleryAdmin):
             subject = self.store.get_subject(subject_id)
             self._require_consent(subject, purpose)
             self._load(purpose)
+            extra: list[NewTemplate] = []
+
+            def other_packs(source: SourceImage, face: Face) -> None:
+                extra.extend(self.other_packs.templates(source, face, self.engine.pack_id))
+
             new, failures = analyze_images(  # the engine is built on first use, as before
-                images, lambda data: self.engine.analyze(data), self.limits, self.config
+                images,
+                lambda data: self.engine.analyze(data),
+                self.limits,
+                self.config,
+                other_packs,
             )
             if failures and not skip_failures:
                 detail = "; ".join(str(err) for _, err in failures)
@@ -272,7 +286,10 @@ class Gallery(GalleryAdmin):
             with self._write:
                 with self.store.transaction():  # the templates and their record, or neither
                     self._require_consent(subject, purpose)
-                    added = self.store.add_templates(subject.id, [t for _, t in new], purpose)
+                    stored = self.store.add_templates(
+                        subject.id, [t for _, t in new] + extra, purpose
+                    )
+                    added = [t for t in stored if t.pack == self.engine.pack_id]
                     added_sha = {t.image_sha256 for t in added}
                     skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
                     decision = f"added {len(added)}, skipped {len(skipped)}, failed {len(failures)}"
@@ -280,7 +297,8 @@ class Gallery(GalleryAdmin):
                 if added:
                     self._index_new_templates(subject, purpose, new, added_sha)
         log.info("enrolled subject %s: %d templates added", subject.id, len(added))
-        return EnrollResult(subject, purpose, added, skipped, failures, warnings)
+        others = Counter(t.pack for t in stored if t.pack != self.engine.pack_id)
+        return EnrollResult(subject, purpose, added, skipped, failures, warnings, dict(others))
 
     def _duplicate_warnings(
         self, subject: Subject, purpose: str, new: list[tuple[SourceImage, NewTemplate]]
