@@ -227,15 +227,18 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=20, help="LFW people enrolled.")
     parser.add_argument("--baseline", type=float, default=20.0, help="Seconds per engine run.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load.json")
+    parser.add_argument(
+        "--photo", type=Path, default=None, help="Send only this photo (default: LFW probes)."
+    )
     args = parser.parse_args()
     if not LFW.is_dir():
         sys.exit(f"LFW not found at {LFW}")
     people, probe_paths = photo_sets(args.people)
-    probes = [p.read_bytes() for p in probe_paths]
+    probes = [p.read_bytes() for p in ([args.photo] if args.photo else probe_paths)]
     result: dict[str, Any] = {
         "command": "python bench/load.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
-        "settings": {k: v for k, v in vars(args).items() if k != "out"},
+        "settings": {k: str(v) for k, v in vars(args).items() if k != "out"},
         "probes": len(probes),
     }
     print(f"engine in-process, 1 and {args.workers} thread(s), {args.baseline:.0f} s each ...")

@@ -65,6 +65,24 @@ class EngineConfig(BaseModel):
         description="How many times to double the image before detection; finds smaller faces, "
         "costs about 4x the time per step.",
     )
+    detect_max_side: int = Field(
+        1600,
+        ge=64,
+        le=20_000,
+        title="Detection copy: maximum side",
+        description="Detection runs on a copy of the image scaled so that its longer side is at "
+        "most this many pixels (boxes are mapped back; landmarks, alignment and embeddings use "
+        "the full-resolution image). Bounds the work and memory per image; faces smaller than "
+        "about (80 / 2**upsample) / scale pixels of the original are not found.",
+    )
+    detect_min_face: int | None = Field(
+        None,
+        ge=1,
+        title="Smallest face that matters (pixels)",
+        description="Upsampling steps are chosen per image, at most `upsample`: the fewest that "
+        "let the detector (dlib: about 80 pixels at upsample 0) find faces of this size in the "
+        "original image. None: the size the configured upsampling finds at full resolution.",
+    )
     landmarks68: bool = Field(
         False,
         title="68-point landmarks",

@@ -28,6 +28,7 @@ from facegate.models.base import Detection, Detector, Embedder, KeypointDetector
 from facegate.models.factory import BackendOptions
 from facegate.models.registry import PackRegistry
 from facegate.models.specs import Pack
+from facegate.pipeline import detect_scale
 from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.pipeline.quality import face_quality
@@ -87,6 +88,7 @@ class FaceEngine:
         self._landmarker68: Landmarker | None = None
         self._calibration = calibration
         self._lock = threading.Lock()
+        self._upsampled = detect_scale.UpsampleVariants()
         self.registry = PackRegistry(self.home)
         self.pack = self.registry.get(self.config.pack)  # unknown pack: ConfigError
         self.alignment = factory.embedder_spec(self.pack).alignment
@@ -162,7 +164,15 @@ class FaceEngine:
     def _faces(self, pixels: ImageArray) -> list[Face]:
         detector, _, _ = self._backends()
         arcface5 = getattr(detector, "keypoint_layout", None) == "arcface5"
-        return [self._face_at(pixels, found, arcface5) for found in _detections(detector, pixels)]
+        return [self._face_at(pixels, found, arcface5) for found in self._detect(detector, pixels)]
+
+    def _detect(self, detector: Detector, pixels: ImageArray) -> list[Detection]:
+        """Detections on a copy scaled to ``detect_max_side``, in full-image pixels."""
+        height, width = pixels.shape[:2]
+        plan = detect_scale.plan_for(self.config, width, height, detector)
+        small = detect_scale.scaled_copy(pixels, plan.scale)
+        found = _detections(self._upsampled.get(detector, plan.upsample), small)
+        return detect_scale.map_back(found, plan.scale, width, height)
 
     def detect(self, image: ImageSource, *, quality: bool = True) -> DetectResult:
         """Faces in the image with boxes, scores, 5-point landmarks and (unless ``quality`` is
