@@ -3,19 +3,36 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
+# `make run` installs what running needs; `make test` (and lint, typecheck) also the test tools.
+RUN_EXTRAS  := server,libfacedetection
+TEST_EXTRAS := server,eval,test,libfacedetection
+# `make run PORT=8001 HOST=0.0.0.0`; without them facegate's settings decide
+# (FACEGATE_SERVER__PORT, FACEGATE_SERVER__HOST, else 127.0.0.1:8000). Only values given on the
+# make command line count: a HOST or PORT left in the environment by something else does not.
+cmdline = $(if $(filter command line,$(origin $(1))),$($(1)))
 
 .PHONY: install run test lint typecheck unit bench bench-env clean browser
 
-$(STAMP): pyproject.toml
+define venv_install
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[server,eval,test,libfacedetection]'
-	touch $(STAMP)
+	$(PY) -m pip install --quiet -e '.[$(1)]'
+endef
+
+$(STAMP): pyproject.toml
+	$(call venv_install,$(TEST_EXTRAS))
+	touch $(STAMP) $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	$(call venv_install,$(RUN_EXTRAS))
+	touch $(RUN_STAMP)
 
 install: $(STAMP)
 
-run: install
-	$(VENV)/bin/facegate serve --host 127.0.0.1 --port 8000
+run: $(RUN_STAMP)
+	$(VENV)/bin/facegate serve $(if $(call cmdline,HOST),--host $(call cmdline,HOST)) \
+	  $(if $(call cmdline,PORT),--port $(call cmdline,PORT))
 
 lint: install
 	$(VENV)/bin/ruff check src tests bench

@@ -6,6 +6,7 @@ key's secret is printed once and never stored (only its SHA-256).
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated
 
 import typer
@@ -60,6 +61,7 @@ def serve(
     """Start the HTTP API and the web console (prints an admin key on first start)."""
     import uvicorn
 
+    from facegate.cli.listen import bound_port, listen
     from facegate.server.app import create_app
     from facegate.server.http11 import uvicorn_options
 
@@ -67,6 +69,7 @@ def serve(
     updates = {"host": host, "port": port, "workers": workers}
     server = base.server.model_copy(update={k: v for k, v in updates.items() if v is not None})
     base = base.model_copy(update={"server": server})
+    listener = listen(server.host, server.port)  # a busy port fails here, before any output
     with audit_chain(base) as chain:
         keys = KeyStore.open(base.home, audit=chain)
         try:
@@ -75,8 +78,17 @@ def serve(
             keys.close()
     if first is not None:
         typer.echo(f"admin API key (shown once, keep it safe): {first.token}")
-    typer.echo(f"facegate console: http://{server.host}:{server.port}/  (API docs at /docs)")
-    uvicorn.run(create_app(base), **uvicorn_options(server, base.log_level))
+    else:
+        where = f" --data {shlex.quote(str(data))}" if data is not None else ""
+        typer.echo(
+            "API keys exist already (the first admin key was shown once, on first start); "
+            f"to create a new admin key: facegate keys create --scopes admin --purposes '*'{where}"
+        )
+    shown_host = f"[{server.host}]" if ":" in server.host else server.host
+    url = f"http://{shown_host}:{bound_port(listener)}/"
+    typer.echo(f"facegate console: {url}  (API docs at /docs)")
+    config = uvicorn.Config(create_app(base), **uvicorn_options(server, base.log_level))
+    uvicorn.Server(config).run(sockets=[listener])  # host and port: the socket bound above
 
 
 @keys_app.command("create")
