@@ -51,11 +51,14 @@ class EngineConfig(BaseModel):
         "default: same results, about 10x faster); 'dlib' runs dlib's own C++ runtime, the "
         "reference.",
     )
-    detector: Literal["hog", "cnn", "mtcnn", "libfacedetection"] = Field(
+    detector: Literal[
+        "hog", "cnn", "mtcnn", "libfacedetection", "blazeface-back", "blazeface-full"
+    ] = Field(
         "hog",
         title="Face detector",
         description="dlib's HOG or CNN (MMOD) detector; 'mtcnn' (after 'facegate models install "
-        "mtcnn') or 'libfacedetection' (the 'libfacedetection' extra). See docs/BENCHMARKS.md.",
+        "mtcnn'), 'libfacedetection' (the 'libfacedetection' extra), 'blazeface-back' or "
+        "'blazeface-full' (after 'facegate models install blazeface'). See docs/BENCHMARKS.md.",
     )
     upsample: int = Field(
         1,
@@ -82,6 +85,12 @@ class EngineConfig(BaseModel):
         description="Upsampling steps are chosen per image, at most `upsample`: the fewest that "
         "let the detector (dlib: about 80 pixels at upsample 0) find faces of this size in the "
         "original image. None: the size the configured upsampling finds at full resolution.",
+    )
+    detector_threshold: float | None = Field(
+        None,
+        title="Detector score threshold",
+        description="Faces scored below this are dropped; unset: the detector's own default "
+        "(mtcnn: O-Net probability 0.7; libfacedetection: confidence 0.5; dlib's: 0).",
     )
     landmarks68: bool = Field(
         False,

@@ -22,6 +22,8 @@ class DetectorName(StrEnum):
     cnn = "cnn"
     mtcnn = "mtcnn"
     libfacedetection = "libfacedetection"
+    blazeface_back = "blazeface-back"
+    blazeface_full = "blazeface-full"
 
 
 class RuntimeName(StrEnum):
@@ -39,8 +41,8 @@ DetectorOpt = Annotated[
     DetectorName | None,
     typer.Option(
         "--detector",
-        help="hog, cnn, mtcnn or libfacedetection ('facegate models detectors' lists those "
-        "installed; docs/BENCHMARKS.md compares them).",
+        help="hog, cnn, mtcnn, libfacedetection, blazeface-back or blazeface-full ('facegate "
+        "models detectors' lists those installed; docs/BENCHMARKS.md compares them).",
         show_default=from_settings("FACEGATE_ENGINE__DETECTOR", EngineConfig, "detector"),
     ),
 ]

@@ -111,6 +111,8 @@ def _session(
         calibration = None
     cache = EmbeddingCache(base.home / "eval-cache.sqlite") if use_cache else None
     variant = f"{cfg.detector}-up{cfg.upsample}-{cfg.runtime}-j{cfg.jitters}"
+    if cfg.detector_threshold is not None:
+        variant += f"-t{cfg.detector_threshold:g}"
     try:
         with _progress(show_progress) as progress:
             extractor = Extractor(

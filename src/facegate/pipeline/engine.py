@@ -46,7 +46,9 @@ from facegate.types import (
 def _build_backends(
     config: EngineConfig, pack: Pack, registry: PackRegistry
 ) -> tuple[Detector, Landmarker, Embedder]:
-    options = BackendOptions(config.detector, config.upsample, config.runtime)
+    options = BackendOptions(
+        config.detector, config.upsample, config.runtime, config.detector_threshold
+    )
     return (
         factory.build_detector(pack, registry, options),
         factory.build_landmarker(pack, registry, 5),
