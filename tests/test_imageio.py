@@ -461,3 +461,21 @@ def test_module_exports() -> None:
         "read_bytes",
         "write_image",
     }
+
+
+def _declare_taller(data: bytes, factor: float) -> bytes:
+    """``data`` with its JPEG frame header claiming ``factor`` times the real height."""
+    out, i = bytearray(data), 2
+    while out[i + 1] not in (0xC0, 0xC1, 0xC2):
+        i += 2 + int.from_bytes(out[i + 2 : i + 4], "big")
+    height = int.from_bytes(out[i + 5 : i + 7], "big")
+    out[i + 5 : i + 7] = int(height * factor).to_bytes(2, "big")
+    return bytes(out)
+
+
+def test_jpeg_declaring_more_rows_than_its_data_is_truncated(examples: Path) -> None:
+    data = (examples / "obama.jpg").read_bytes()
+    for factor in (1.1, 2.0):
+        with pytest.raises(CorruptImageError, match="truncated"):
+            decode(_declare_taller(data, factor))
+    assert decode(data).shape[0] == 1137  # the real image still decodes

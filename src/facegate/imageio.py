@@ -163,6 +163,8 @@ def _decode_bytes(data: bytes, limits: ImageLimits) -> ImageArray:
     image = _open(data, fmt)
     _check_size(image.size, limits)
     _load(image, fmt)
+    if fmt == "JPEG":
+        _check_jpeg_complete(image)
     pixels = _apply_orientation(_to_rgb(image), _orientation(image))
     logger.debug("decoded %s image %dx%d", fmt, pixels.shape[1], pixels.shape[0])
     return pixels
@@ -223,6 +225,31 @@ def _load(image: ImageFile.ImageFile, fmt: str) -> None:
     except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
         what = "truncated" if "truncated" in str(exc) else "damaged"
         raise CorruptImageError(f"corrupt {fmt} image: {what} image data") from exc
+
+
+def _check_jpeg_complete(image: ImageFile.ImageFile) -> None:
+    """Refuse a JPEG whose scan data ended before the size its header declares.
+
+    When the compressed data runs out early but an end-of-image marker follows, libjpeg does
+    not fail: it warns and leaves every remaining block with all coefficients zero, which
+    decodes to exactly 128 in every channel, and Pillow reports success. The last block in
+    raster order (the bottom-right MCU) is decoded last, so a complete image has real data
+    there; exactly 128 over its whole interior means it was filled in. (A genuine image whose
+    bottom-right 16x16 corner is exactly mid-grey in every channel would be refused too.)
+    """
+    layers = getattr(image, "layer", None) or [("", 1, 1, 0)]
+    mcu_w = 8 * max(int(h) for _, h, _, _ in layers)
+    mcu_h = 8 * max(int(v) for _, _, v, _ in layers)
+    width, height = image.size
+    top, left = (height - 1) // mcu_h * mcu_h, (width - 1) // mcu_w * mcu_w
+    # the interior of the last MCU: chroma upsampling blends its border with its neighbours
+    box = (min(left + 2, width - 1), min(top + 2, height - 1), width, height)
+    corner = np.asarray(image.crop(box))
+    if corner.size and bool(np.all(corner == 128)):
+        raise CorruptImageError(
+            f"corrupt JPEG image: truncated image data (the header declares {width}x{height} "
+            "but the data ends early)"
+        )
 
 
 def _orientation(image: Image.Image) -> int:

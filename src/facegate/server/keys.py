@@ -109,7 +109,6 @@ class KeyStore:
     @classmethod
     def open(cls, home: Path, audit: AuditChain | None = None) -> KeyStore:
         """The key store of data dir ``home``; with ``audit``, key changes are recorded."""
-        home.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_engine(home / DB_FILE_NAME), audit)
 
     def _record(self, operation: str, decision: str, actor: Actor | None) -> None:

@@ -62,7 +62,7 @@ def parse_key(text: str) -> bytes:
 def create_key_file(path: Path) -> bytes:
     """Write a new random master key to ``path`` with mode 0600; refuses to overwrite."""
     key = secrets.token_bytes(KEY_BYTES)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)  # a new data dir: owner only
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         os.write(fd, base64.b64encode(key) + b"\n")

@@ -9,6 +9,7 @@ subject ends with a WAL checkpoint that truncates the write-ahead log.
 from __future__ import annotations
 
 import logging
+import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -70,8 +71,21 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _private_database(path: Path) -> None:
+    """Create the data dir (0700) and the database file (0600) before SQLite does, so the
+    file never exists with wider permissions; SQLite gives its -wal and -shm files the
+    database file's mode. Existing database files readable by others are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            os.chmod(name, 0o600)
+
+
 def sqlite_engine(path: Path) -> Engine:
-    """An engine for one SQLite file with the pragmas the store relies on."""
+    """An engine for one SQLite file (mode 0600, in a 0700 data dir when it creates it)
+    with the pragmas the store relies on."""
+    _private_database(path)
     engine = create_engine(
         f"sqlite:///{path}",
         connect_args={"check_same_thread": False, "timeout": 10.0},
@@ -147,7 +161,6 @@ class SqlStore(LifecycleQueries):
     def open_sqlite(
         cls, home: Path, master_key: crypto.MasterKey, clock: Callable[[], datetime] = utcnow
     ) -> SqlStore:
-        home.mkdir(parents=True, exist_ok=True)
         return cls(sqlite_engine(home / DB_FILE_NAME), master_key, clock)
 
     @property
