@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -168,3 +169,42 @@ def test_console_enrol_and_identify_from_webcam(
             assert errors == []
         finally:
             browser.close()
+
+
+@pytest.mark.slow
+def test_api_docs_render_from_local_files(live_server: tuple[str, str]) -> None:
+    """``/docs`` (Swagger UI) shows the operations, and their problem responses, with every
+    request that leaves the loopback server blocked: nothing is loaded from a CDN."""
+    if not CHROMIUM.exists() or shutil.which(str(CHROMIUM)) is None:
+        pytest.skip(
+            "Debian's chromium is not installed at /usr/bin/chromium (make test installs it)"
+        )
+    base, _ = live_server
+    outside: list[str] = []
+
+    def only_loopback(route: Any) -> None:
+        url: str = route.request.url
+        if url.startswith(base) or url.startswith("data:") or url.startswith("blob:"):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    with playwright_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=LAUNCH_FLAGS
+        )
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.set_default_timeout(60_000)
+            page.route("**/*", only_loopback)
+            page.goto(base + "/docs")
+            page.wait_for_selector(".opblock-summary-path[data-path='/v1/identify']")
+            assert page.locator(".opblock").count() >= 20
+            page.click(".opblock-summary-path[data-path='/v1/identify']")
+            page.wait_for_selector(".opblock.is-open .response[data-code='503']")
+            ARTIFACTS.mkdir(exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "api-docs.png"))
+        finally:
+            browser.close()
+    assert outside == []

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from facegate import __version__
 from facegate.config import Settings
-from facegate.server import openapi, problems
+from facegate.server import docs, openapi, problems
 from facegate.server.deps import on_problem
 from facegate.server.metrics import Metrics, ObservedApp
 from facegate.server.routers import audit, inference, purposes, subjects, system
@@ -34,10 +34,13 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
         finally:
             app.state.services.close()
 
-    app = FastAPI(title="facegate", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="facegate", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.on_problem = on_problem
     problems.install(app)
     openapi.install(app)
+    docs.install(app)
     for router in (inference.router, subjects.router, purposes.router, audit.router, system.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
