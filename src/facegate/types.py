@@ -136,6 +136,7 @@ class OperatingPoint:
 
     name: str
     threshold: float
+    calibration: str = ""  # which calibration set it, e.g. "dlib:shipped", "dlib:deployment"
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -154,6 +155,7 @@ class VerifyResult:
             "similarity": round(self.similarity, 6),
             "operating_point": self.operating_point.name,
             "threshold": round(self.operating_point.threshold, 6),
+            "calibration": self.operating_point.calibration,
             "face_a": self.face_a.to_dict(),
             "face_b": self.face_b.to_dict(),
         }

@@ -152,6 +152,9 @@ def models_verify(
 
 
 def register(app: typer.Typer) -> None:
+    from facegate.cli.calibrate_cmd import calibrate
+
+    models_app.command("calibrate")(calibrate)
     from facegate.cli import detector_cmds
 
     detector_cmds.register(models_app)

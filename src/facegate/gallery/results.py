@@ -52,6 +52,7 @@ class FaceIdentification:
             "similarity": round(best, 6) if best is not None else None,
             "operating_point": self.operating_point.name,
             "threshold": round(self.operating_point.threshold, 6),
+            "calibration": self.operating_point.calibration,
             "candidates": [c.to_dict() for c in self.candidates],
         }
 
@@ -136,5 +137,6 @@ class SubjectVerifyResult:
             "similarity": round(self.similarity, 6),
             "operating_point": self.operating_point.name,
             "threshold": round(self.operating_point.threshold, 6),
+            "calibration": self.operating_point.calibration,
             "face": self.face.to_dict(),
         }

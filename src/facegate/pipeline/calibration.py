@@ -12,6 +12,7 @@ per-comparison FMR ``1 - (1 - FPIR) ** (1 / N)``, so the threshold rises as the 
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from dataclasses import dataclass
@@ -65,6 +66,12 @@ class Calibration:
     fmr_table: tuple[tuple[float, float], ...]  # (fmr, threshold), fmr decreasing
     impostor_scores: int
     source: str
+    kind: str = "shipped"  # "shipped" with the pack, or "deployment" (the operator's own)
+
+    @property
+    def label(self) -> str:
+        """Names this calibration in results: ``<pack>:shipped`` or ``<pack>:deployment``."""
+        return f"{self.pack}:{self.kind}"
 
     @property
     def min_fmr(self) -> float:
@@ -100,27 +107,73 @@ class Calibration:
         kind, rate = parse_operating_point(name)
         canonical = f"{kind}={rate:g}"
         if kind == "fmr":
-            return OperatingPoint(canonical, self.threshold_for_fmr(rate))
-        return OperatingPoint(canonical, self.threshold_for_fpir(rate, gallery_size))
+            return OperatingPoint(canonical, self.threshold_for_fmr(rate), self.label)
+        return OperatingPoint(canonical, self.threshold_for_fpir(rate, gallery_size), self.label)
 
     @staticmethod
-    def from_dict(data: dict[str, Any]) -> Calibration:
+    def from_dict(data: dict[str, Any], kind: str = "shipped") -> Calibration:
         rows = sorted(((float(f), float(t)) for f, t in data["fmr_table"]), reverse=True)
+        if not rows:
+            raise ValueError("the fmr table is empty")
         return Calibration(
             pack=str(data["pack"]),
             fmr_table=tuple(rows),
             impostor_scores=int(data["impostor_scores"]),
             source=str(data.get("source", "")),
+            kind=kind,
         )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "pack": self.pack,
+            "fmr_table": [list(row) for row in self.fmr_table],
+            "impostor_scores": self.impostor_scores,
+            "source": self.source,
+        }
+
+
+CALIBRATION_DIR = "calibration"
+
+
+def deployment_calibration_path(home: Path, pack: str) -> Path:
+    """Where ``facegate models calibrate`` writes a deployment's calibration of ``pack``."""
+    return Path(home) / CALIBRATION_DIR / f"{pack}.json"
+
+
+def _deployment(pack: Pack, home: Path | None) -> Calibration | None:
+    if home is None:
+        return None
+    path = deployment_calibration_path(home, pack.name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"deployment calibration {path} is not readable: {exc}") from None
+    if not isinstance(data, dict) or data.get("pack_id") != pack.pack_id:
+        logger.warning(
+            "deployment calibration %s is for another embedding space than pack %s; ignored",
+            path,
+            pack.name,
+        )
+        return None
+    try:
+        return Calibration.from_dict(data["calibration"], kind="deployment")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ConfigError(f"deployment calibration {path} is malformed: {exc}") from None
 
 
 def load_pack_calibration(pack: Pack | str, home: Path | None = None) -> Calibration:
-    """The calibration shipped in a pack's manifest (``pack`` by name or as a :class:`Pack`).
+    """The calibration a pack runs with: the deployment's own when ``home`` holds one for this
+    pack's embedding space (``facegate models calibrate``), else the one in its manifest.
 
-    ``home`` is the data dir whose user packs a name may refer to.
+    ``pack`` is a name (shipped, or a user pack of ``home``) or a :class:`Pack`.
     """
     if isinstance(pack, str):
         pack = PackRegistry(home).get(pack)
+    own = _deployment(pack, home)
+    if own is not None:
+        return own
     if pack.calibration is None:
         raise ConfigError(
             f"pack {pack.name!r} has no calibration; run: facegate models calibrate {pack.name} "

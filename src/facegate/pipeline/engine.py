@@ -103,7 +103,7 @@ class FaceEngine:
     @property
     def calibration(self) -> Calibration:
         if self._calibration is None:
-            self._calibration = load_pack_calibration(self.pack)
+            self._calibration = load_pack_calibration(self.pack, self.home)
         return self._calibration
 
     def _backends(self) -> tuple[Detector, Landmarker, Embedder]:
