@@ -5,8 +5,8 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 # `make run` installs what running needs; `make test` (and lint, typecheck) also the test tools.
-RUN_EXTRAS  := server,libfacedetection
-TEST_EXTRAS := server,eval,test,libfacedetection
+RUN_EXTRAS  := server,libfacedetection,video
+TEST_EXTRAS := server,eval,test,libfacedetection,video
 # `make run PORT=8001 HOST=0.0.0.0`; without them facegate's settings decide
 # (FACEGATE_SERVER__PORT, FACEGATE_SERVER__HOST, else 127.0.0.1:8000). Only values given on the
 # make command line count: a HOST or PORT left in the environment by something else does not.

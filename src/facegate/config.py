@@ -203,6 +203,14 @@ class ServerConfig(BaseModel):
         "waits up to queue_timeout_s for a place, then gets 503.",
     )
     queue_timeout_s: float = Field(30.0, gt=0, title="Queue wait before 503 (seconds)")
+    max_streams: int = Field(
+        2,
+        ge=0,
+        le=64,
+        title="Video streams at once",
+        description="POST /v1/streams beyond this many running streams is answered 429; each "
+        "stream runs its own engine on its own thread.",
+    )
     max_connections: int = Field(
         1000,
         ge=1,

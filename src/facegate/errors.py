@@ -35,6 +35,10 @@ it. The tree::
      │    ├── LivenessSessionNotFoundError  no liveness session with that id (HTTP 404)
      │    ├── LivenessSessionClosedError    the session already has its verdict (HTTP 409)
      │    └── LivenessRequiredError         the purpose needs a passed liveness session (409)
+     ├── VideoError                   video sources and streams
+     │    ├── StreamNotFoundError     no stream with that id (HTTP 404)
+     │    ├── StreamLimitError        as many streams run as the server allows (HTTP 429)
+     │    └── WatchlistError          a real-time search the purpose does not allow (HTTP 403)
      ├── AccessError                  an API key may not do what was asked
      │    ├── AuthenticationError     no API key, or an unknown or revoked one (HTTP 401)
      │    ├── PermissionDeniedError   the key lacks the scope or purpose (HTTP 403)
@@ -178,6 +182,22 @@ class LivenessSessionClosedError(LivenessError):
 
 class LivenessRequiredError(LivenessError):
     """The purpose requires a passed liveness session, and none was given or it did not pass."""
+
+
+class VideoError(FacegateError):
+    """A video source or stream could not be used as asked."""
+
+
+class StreamNotFoundError(VideoError):
+    """No stream has that id."""
+
+
+class StreamLimitError(VideoError):
+    """As many streams run as the server allows; stop one first."""
+
+
+class WatchlistError(VideoError):
+    """Real-time search of a stream, or a watchlist action, that the purpose does not allow."""
 
 
 class AccessError(FacegateError):

@@ -62,6 +62,7 @@ def _register() -> None:
         models_cmds,
         privacy_cmds,
         server_cmds,
+        video_cmds,
     )
 
     engine_cmds.register(app)
@@ -71,6 +72,7 @@ def _register() -> None:
     eval_cmds.register(app)
     server_cmds.register(app)
     privacy_cmds.register(app)
+    video_cmds.register(app)
 
 
 def _usage_message(exc: Exception) -> str:

@@ -270,26 +270,62 @@ def redact(
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Blur every face in a photo or video, except subjects consented for --keep-purpose."""
-    from facegate.privacy.redact import is_video, redact_image, redact_video
+    """Blur every face in a photo or video, except subjects consented for --keep-purpose.
+
+    A video is redacted on face tracks (a face stays blurred through frames where the detector
+    misses it) and keeps its audio (with the `video` extra: imageio-ffmpeg).
+    """
+    from facegate.privacy.redact import is_video, redact_image
 
     if source.resolve() == target.resolve():
         raise StoreError("redact writes a copy: TARGET must differ from SOURCE")
     with open_gallery(data) as gallery:
         find, keep, kept_ids = _redaction_functions(gallery, keep_purpose)
         if is_video(source):
-            stats = redact_video(source, target, find, keep, every=every, max_frames=max_frames)
+            summary = _redact_video(source, target, find, keep, every, max_frames, not as_json)
         else:
             stats = redact_image(source, target, find, keep)
+            summary = {**stats.to_dict(), "frames_blurred": int(stats.regions_blurred > 0)}
         decision = (
-            f"{stats.frames} frames, {stats.regions_blurred} regions blurred, "
-            f"{stats.faces_kept} faces kept"
+            f"{summary['frames']} frames, {summary.get('frames_with_faces', summary['frames'])} "
+            f"with faces, {summary['frames_blurred']} blurred, {summary['faces_kept']} faces kept"
         )
         gallery.record(AuditEvent("redact", keep_purpose, sorted(kept_ids), decision), cli_actor())
     if as_json:
-        emit_json({"source": str(source), "target": str(target), **stats.to_dict()})
+        emit_json({"source": str(source), "target": str(target), **summary})
         return
-    typer.echo(f"redacted {source} -> {target}: {decision}")
+    audio = "" if summary.get("audio", True) else " (no audio: install the video extra)"
+    typer.echo(f"redacted {source} -> {target}: {decision}{audio}")
+
+
+def _redact_video(
+    source: Path,
+    target: Path,
+    find: Any,
+    keep: Any,
+    every: int,
+    max_frames: int | None,
+    show_progress: bool,
+) -> dict[str, Any]:
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from facegate.video.redact import redact_tracked
+
+    console = Console(stderr=True)
+    enabled = show_progress and console.is_terminal
+    with Progress(console=console, disable=not enabled, transient=True) as bar:
+        tasks: dict[str, Any] = {}
+
+        def progress(label: str, done: int, total: int) -> None:
+            if label not in tasks:
+                tasks[label] = bar.add_task(label, total=total or None)
+            bar.update(tasks[label], completed=done)
+
+        stats = redact_tracked(
+            source, target, find, keep, every=every, max_frames=max_frames, progress=progress
+        )
+    return stats.to_dict()
 
 
 def _redaction_functions(gallery: Any, purpose: str | None) -> tuple[Any, Any, set[str]]:

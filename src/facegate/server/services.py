@@ -17,6 +17,7 @@ from facegate.privacy.audit import Actor, AuditEvent
 from facegate.privacy.purposes import load_purposes
 from facegate.server.keys import ApiKey, KeyStore
 from facegate.server.metrics import Metrics
+from facegate.server.streams import StreamEngine, StreamManager
 from facegate.server.workers import InferencePool, ServerEngine
 
 log = logging.getLogger(__name__)
@@ -27,6 +28,17 @@ SWEEPER_ACTOR = Actor("server:sweeper")
 
 def default_engine_factory(settings: Settings) -> EngineFactory:
     def build() -> ServerEngine:
+        from facegate.pipeline.engine import FaceEngine
+
+        return FaceEngine(settings.engine, settings.image, home=settings.home)
+
+    return build
+
+
+def stream_engines(settings: Settings) -> Callable[[], StreamEngine]:
+    """One face engine per video stream (streams run on their own threads, not the pool)."""
+
+    def build() -> StreamEngine:
         from facegate.pipeline.engine import FaceEngine
 
         return FaceEngine(settings.engine, settings.image, home=settings.home)
@@ -80,6 +92,7 @@ class Services:
     pool: InferencePool
     metrics: Metrics
     sweeper: Sweeper | None = field(default=None)
+    streams: StreamManager | None = field(default=None)
 
     @classmethod
     def start(cls, settings: Settings, factory: EngineFactory, metrics: Metrics) -> Services:
@@ -107,9 +120,12 @@ class Services:
             gallery, privacy.sweep_interval_s, timedelta(days=privacy.pending_subject_days)
         )
         sweeper.start()
-        return cls(settings, gallery, keys, pool, metrics, sweeper)
+        streams = StreamManager(gallery, stream_engines(settings), settings.home, cfg.max_streams)
+        return cls(settings, gallery, keys, pool, metrics, sweeper, streams)
 
     def close(self) -> None:
+        if self.streams is not None:
+            self.streams.close()
         if self.sweeper is not None:
             self.sweeper.close()
         self.pool.close()

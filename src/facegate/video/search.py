@@ -1,7 +1,8 @@
 """Track identities searched in a :class:`~facegate.store.gallery.Gallery`, within one purpose.
 
-One audit record is written per track decision (operation ``video_identify``, the subject id
-when known, the decision and its aggregated score), not per frame.
+:class:`AuditingSink` writes one audit record per track decision (operation
+``video_identify``, the subject id when known, the decision and its aggregated score), not one
+per frame.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from collections.abc import Sequence
 from facegate.gallery.service import Gallery
 from facegate.privacy.audit import AuditEvent
 from facegate.types import DetectResult, Face
-from facegate.video.identity import Match, SearchResult, TrackDecision
+from facegate.video.events import Event
+from facegate.video.identity import Match, SearchResult
 
 
 class GallerySearcher:
@@ -33,15 +35,27 @@ class GallerySearcher:
             for f in found.faces
         ]
 
-    def record(self, decision: TrackDecision, source: str) -> None:
-        """One audit record for a track decision."""
-        subjects = (decision.subject_id,) if decision.subject_id is not None else ()
-        verdict = "known" if decision.subject_id is not None else "unknown"
-        event = AuditEvent(
-            "video_identify",
-            self.purpose,
-            subjects,
-            f"track {decision.track_id} of {source}: {verdict} at {decision.operating_point.name}",
-            decision.score,
+
+class AuditingSink:
+    """An event sink that appends one audit record per track decision (identified/unknown)."""
+
+    def __init__(self, gallery: Gallery, purpose: str, source: str) -> None:
+        self.gallery = gallery
+        self.purpose = purpose
+        self.source = source
+
+    def emit(self, event: Event) -> None:
+        if event.type not in ("identified", "unknown", "watchlist_hit"):
+            return
+        subject = event.subject_id or event.candidate_id
+        verdict = {"identified": "known", "unknown": "unknown"}.get(event.type, "candidate")
+        decision = (
+            f"stream {event.stream_id} ({self.source}) track {event.track_id}: {verdict}"
+            f" at {event.operating_point}"
         )
-        self.gallery.record(event)
+        operation = "watchlist_hit" if event.type == "watchlist_hit" else "video_identify"
+        subjects = (subject,) if subject is not None else ()
+        self.gallery.record(AuditEvent(operation, self.purpose, subjects, decision, event.score))
+
+    def close(self) -> None:
+        return None
