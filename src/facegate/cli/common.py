@@ -65,6 +65,15 @@ RuntimeOpt = Annotated[
         show_default=from_settings("FACEGATE_ENGINE__RUNTIME", EngineConfig, "runtime"),
     ),
 ]
+PackOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--pack",
+        metavar="PACK",
+        help="Model pack (see 'facegate models list').",
+        show_default=from_settings("FACEGATE_ENGINE__PACK", EngineConfig, "pack"),
+    ),
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
 DataOpt = Annotated[
     Path | None,
@@ -94,8 +103,11 @@ def engine(
     upsample: int | None = None,
     runtime: str | None = None,
     landmarks68: bool = False,
+    pack: str | None = None,
 ) -> FaceEngine:
     updates: dict[str, Any] = {}
+    if pack is not None:
+        updates["pack"] = pack
     if detector is not None:
         updates["detector"] = detector
     if upsample is not None:

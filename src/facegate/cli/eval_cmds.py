@@ -16,6 +16,7 @@ from facegate.cli.common import (
     DataOpt,
     DetectorName,
     DetectorOpt,
+    PackOpt,
     RuntimeName,
     RuntimeOpt,
     UpsampleOpt,
@@ -97,9 +98,10 @@ def _session(
     workers: int,
     use_cache: bool,
     show_progress: bool,
+    pack: str | None = None,
 ) -> Iterator[tuple[Extractor, Calibration | None, Path]]:
     base = settings(data)
-    eng = engine(base, detector, upsample, runtime)
+    eng = engine(base, detector, upsample, runtime, pack=pack)
     cfg = eng.config
     factory: Callable[[], FaceEngine] = functools.partial(
         FaceEngine, cfg, eng.limits, home=eng.home
@@ -129,10 +131,19 @@ def _session(
             cache.close()
 
 
-def _finish(report: Report, extractor: Extractor, out: Path, as_json: bool) -> None:
+def _finish(
+    report: Report,
+    extractor: Extractor,
+    calibration: Calibration | None,
+    out: Path,
+    as_json: bool,
+) -> None:
     stats = extractor.stats
+    report.summary.setdefault("pack", extractor.pack_id)  # every report names its pack
+    report.notes.insert(0, f"Model pack: {extractor.pack_id}.")
     report.details["run"] = {
         "pack": extractor.pack_id,
+        "calibration": calibration.label if calibration is not None else None,
         "variant": extractor.variant,
         "workers": stats.workers,
         "images_from_cache": stats.cached,
@@ -175,6 +186,7 @@ def verify_cmd(
     detector: DetectorOpt = None,
     upsample: UpsampleOpt = None,
     runtime: RuntimeOpt = None,
+    pack: PackOpt = None,
     workers: WorkersOpt = 2,
     use_cache: CacheOpt = True,
     data: DataOpt = None,
@@ -184,7 +196,7 @@ def verify_cmd(
     from facegate.eval.verify import score_pairs, verification_report
 
     trials = read_pairs(pairs, root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
         extractor,
         calibration,
         reports,
@@ -192,7 +204,7 @@ def verify_cmd(
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
         scores = score_pairs(trials, extractor, rule)
         report = verification_report(scores, calibration, f"{pairs.name} ({root})")
-    _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, calibration, out or reports, as_json)
 
 
 @eval_app.command("identify")
@@ -204,6 +216,7 @@ def identify_cmd(
     detector: DetectorOpt = None,
     upsample: UpsampleOpt = None,
     runtime: RuntimeOpt = None,
+    pack: PackOpt = None,
     workers: WorkersOpt = 2,
     use_cache: CacheOpt = True,
     data: DataOpt = None,
@@ -213,9 +226,9 @@ def identify_cmd(
     from facegate.eval.identify import evaluate_identification
 
     identities = read_identities(root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
         extractor,
-        _,
+        calibration,
         reports,
     ):
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
@@ -223,7 +236,7 @@ def identify_cmd(
             report = evaluate_identification(identities, extractor, rule, str(root))
         except ValueError as exc:
             raise ConfigError(f"{root}: {exc}") from exc
-    _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, calibration, out or reports, as_json)
 
 
 @eval_app.command("detect")
@@ -235,6 +248,7 @@ def detect_cmd(
     detector: DetectorOpt = None,
     upsample: UpsampleOpt = None,
     runtime: RuntimeOpt = None,
+    pack: PackOpt = None,
     workers: WorkersOpt = 2,
     use_cache: CacheOpt = True,
     data: DataOpt = None,
@@ -246,14 +260,14 @@ def detect_cmd(
     dataset = read_fddb(fddb, parse_folds(folds))
     if not dataset.images:
         raise ConfigError(f"no FDDB images found under {fddb} for folds {folds}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
         extractor,
-        _,
+        calibration,
         reports,
     ):
         name = extractor.variant.split("-", 1)[0]
         report = evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
-    _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, calibration, out or reports, as_json)
 
 
 @eval_app.command("fairness")
@@ -265,6 +279,7 @@ def fairness_cmd(
     detector: DetectorOpt = None,
     upsample: UpsampleOpt = None,
     runtime: RuntimeOpt = None,
+    pack: PackOpt = None,
     workers: WorkersOpt = 2,
     use_cache: CacheOpt = True,
     data: DataOpt = None,
@@ -276,7 +291,7 @@ def fairness_cmd(
     faces, unparsed = read_utkface(utkface)
     if not faces:
         raise ConfigError(f"no UTKFace-named images in {utkface}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
         extractor,
         calibration,
         reports,
@@ -284,7 +299,7 @@ def fairness_cmd(
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
         report = evaluate_fairness(faces, extractor, calibration, str(utkface), rule)
         report.details["unparsed_names"] = len(unparsed)
-    _finish(report, extractor, out or reports, as_json)
+    _finish(report, extractor, calibration, out or reports, as_json)
 
 
 def register(app: typer.Typer) -> None:
