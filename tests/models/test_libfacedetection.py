@@ -48,3 +48,18 @@ def test_two_people(examples: Path, tmp_path: Path) -> None:
     for box, score in found:
         assert score >= 0.5 and 120 < box.width < 200 and 150 < box.height < 260
     assert detector.detect(np.full((200, 300, 3), 127, np.uint8)) == []
+
+
+def test_upsample_enlarges_small_images_up_to_max_side() -> None:
+    sizes: list[tuple[int, int]] = []
+
+    def fake(width: int, height: int, data: bytes) -> list[tuple[int, ...]]:
+        sizes.append((width, height))
+        return [(20, 20, 40, 40, 90)]
+
+    small = LibfacedetectionDetector(upsample=1, max_side=960, detect_fn=fake)
+    found = small.detect(np.zeros((100, 200, 3), np.uint8))
+    big = LibfacedetectionDetector(upsample=1, max_side=960, detect_fn=fake)
+    big.detect(np.zeros((600, 800, 3), np.uint8))
+    assert sizes == [(400, 200), (960, 720)]
+    assert found[0][0].as_list() == [10.0, 10.0, 30.0, 30.0]  # mapped back to the input

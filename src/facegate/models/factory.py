@@ -45,7 +45,9 @@ def build_detector(pack: Pack, registry: PackRegistry, options: BackendOptions) 
     source = support_pack(pack, registry)
     spec = next((d for d in source.roles.detector if d.name == options.detector), None)
     if spec is None and options.detector in STANDALONE_DETECTORS:
-        return build_standalone_detector(options.detector, _home(registry), options.threshold)
+        return build_standalone_detector(
+            options.detector, _home(registry), options.threshold, options.upsample
+        )
     if spec is None:
         names = ", ".join(d.name for d in source.roles.detector)
         raise ConfigError(

@@ -122,15 +122,18 @@ class MtcnnDetector:
 
     name = "mtcnn"
     keypoint_layout = "arcface5"
+    native_min_face = 20  # MtcnnConfig.min_face_size at upsample 0
 
     def __init__(
         self,
         home: Path,
         config: MtcnnConfig | None = None,
         sessions: Mapping[str, InferenceSession] | None = None,
+        upsample: int = 0,
     ) -> None:
         self.home = Path(home)
         self.config = config or MtcnnConfig()
+        self.upsample = upsample  # each step halves the smallest face searched for
         self._sessions: dict[str, InferenceSession] = dict(sessions or {})
         self._lock = threading.Lock()
 
@@ -148,7 +151,11 @@ class MtcnnDetector:
     def _proposals(self, image: FloatArray) -> Boxes:
         height, width = image.shape[:2]
         found = []
-        for scale in pyramid_scales(height, width, self.config):
+        config = self.config
+        if self.upsample:
+            smallest = max(6, round(config.min_face_size / 2**self.upsample))
+            config = MtcnnConfig(smallest, config.thresholds, config.factor)
+        for scale in pyramid_scales(height, width, config):
             size = (int(width * scale + 1), int(height * scale + 1))
             level = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), np.float32)
             reg, prob = self._net("pnet", level.transpose(2, 0, 1)[None])

@@ -105,3 +105,12 @@ def pair_boxes(a: npt.ArrayLike, b: npt.ArrayLike, min_iou: float = 0.3) -> list
             used_a.add(i)
             used_b.add(j)
     return pairs
+
+
+# Each detector's boxes mapped to dlib's HOG framing before dlib's 5/68-point predictors run
+# (the detector's own box is still what a Face reports). Fitted by bench/box_adapters.py on
+# LFW (every 40th of the view-2 images, the even half; HOG at upsample 1 as the target); see
+# docs/BENCHMARKS.md for the landmark error each one removes. dlib's own detectors need none.
+LANDMARK_BOX_ADAPTERS: dict[str, BoxAffine] = {
+    "mtcnn": BoxAffine(dx=-0.0326, dy=0.0414, sx=1.1209, sy=0.8437),
+}

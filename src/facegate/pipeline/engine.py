@@ -30,6 +30,7 @@ from facegate.models.registry import PackRegistry
 from facegate.models.specs import Pack
 from facegate.pipeline import detect_scale
 from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
+from facegate.pipeline.box_adapt import LANDMARK_BOX_ADAPTERS, BoxAffine
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.pipeline.quality import face_quality
 from facegate.types import (
@@ -152,21 +153,36 @@ class FaceEngine:
             return arcface_chip(pixels, points, size)
         return face_chip(pixels, face.landmarks, size)  # type: ignore[arg-type]
 
-    def _face_at(self, pixels: ImageArray, found: Detection, arcface5: bool = False) -> Face:
+    def _face_at(
+        self,
+        pixels: ImageArray,
+        found: Detection,
+        arcface5: bool = False,
+        adapter: BoxAffine | None = None,
+    ) -> Face:
         """Landmarks for a detection; 68 of them where asked for or where alignment needs them
-        (an ArcFace pack, unless the detector gave the five ArcFace points itself)."""
+        (an ArcFace pack, unless the detector gave the five ArcFace points itself). dlib's
+        predictors see the box in dlib's framing (``adapter``, fitted per detector)."""
         _, landmarker, _ = self._backends()
         box = found.box
+        if adapter is not None:
+            box = adapter.apply(box, pixels.shape[1], pixels.shape[0])
         lm = landmarker.landmarks(pixels, box)
         points5 = found.keypoints if arcface5 and found.keypoints is not None else None
         need68 = self.config.landmarks68 or (self.alignment == "arcface-112" and points5 is None)
         lm68 = self._landmarks68().landmarks(pixels, box) if need68 else None
-        return Face(box, found.score, landmarks=lm, landmarks68=lm68, keypoints=found.keypoints)
+        return Face(
+            found.box, found.score, landmarks=lm, landmarks68=lm68, keypoints=found.keypoints
+        )
 
     def _faces(self, pixels: ImageArray) -> list[Face]:
         detector, _, _ = self._backends()
         arcface5 = getattr(detector, "keypoint_layout", None) == "arcface5"
-        return [self._face_at(pixels, found, arcface5) for found in self._detect(detector, pixels)]
+        adapter = LANDMARK_BOX_ADAPTERS.get(getattr(detector, "name", ""))
+        return [
+            self._face_at(pixels, found, arcface5, adapter)
+            for found in self._detect(detector, pixels)
+        ]
 
     def _detect(self, detector: Detector, pixels: ImageArray) -> list[Detection]:
         """Detections on a copy scaled to ``detect_max_side``, in full-image pixels."""
