@@ -5,6 +5,7 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+import pytest
 from alembic import command
 from gallery_fakes import FakeEngine, face_image
 
@@ -77,3 +78,21 @@ def test_upgraded_database_does_not_reuse_an_erased_id(tmp_path: Path) -> None:
         gallery.erase_template(highest)
         (other,) = _people(gallery, 1)
         assert min(t.id for t in gallery.templates(other)) > highest
+
+
+def test_a_second_engine_never_opens_a_database_file_this_process_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Closing any descriptor of a file drops all of this process's POSIX locks on it,
+    SQLite's included (another process could then delete the WAL under this one)."""
+    path = tmp_path / DB_FILE_NAME
+    first = sqlite_engine(path)
+    with first.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+
+        def refuse(*args: object, **kwargs: object) -> int:
+            raise AssertionError("the database file was opened outside SQLite")
+
+        monkeypatch.setattr("facegate.store.sql.os.open", refuse)
+        sqlite_engine(path).dispose()  # what KeyStore.open does beside an open gallery
+    first.dispose()

@@ -48,6 +48,7 @@ from facegate.errors import (
 from facegate.gallery.admin import GalleryAdmin
 from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.gallery.enrollment import SourceImage, analyze_images, embedding_of
+from facegate.gallery.feed import GalleryFeed
 from facegate.gallery.packs import OtherPacks
 from facegate.gallery.results import (
     Candidate,
@@ -90,7 +91,7 @@ def _index_params(config: GalleryConfig) -> IndexParams:
     )
 
 
-class Gallery(GalleryAdmin):
+class Gallery(GalleryAdmin, GalleryFeed):
     """Subjects, consents and templates in a :class:`Store`, searched through FAISS."""
 
     def __init__(
@@ -116,6 +117,9 @@ class Gallery(GalleryAdmin):
         self._loaded: set[str] = set()
         self._write = threading.RLock()
         self.other_packs = other_packs or OtherPacks([])
+        self._follower: threading.Thread | None = None
+        self._stop_following = threading.Event()
+        self._start_feed()
 
     @classmethod
     def open(
@@ -148,6 +152,7 @@ class Gallery(GalleryAdmin):
         return gallery
 
     def close(self) -> None:
+        self.stop_following()
         self.store.close()
 
     def __enter__(self) -> Gallery:
@@ -172,6 +177,7 @@ class Gallery(GalleryAdmin):
 
     def load_indexes(self) -> None:
         """Rebuild every purpose's search index from the store (decrypting templates)."""
+        self._start_feed()
         for purpose in self.store.list_purposes():
             self._load(purpose.name, force=True)
 
@@ -282,6 +288,7 @@ class Gallery(GalleryAdmin):
             if failures and not skip_failures:
                 detail = "; ".join(str(err) for _, err in failures)
                 raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
+            self.sync()
             warnings = self._duplicate_warnings(subject, purpose, new)
             with self._write:
                 with self.store.transaction():  # the templates and their record, or neither
@@ -396,6 +403,7 @@ class Gallery(GalleryAdmin):
     ) -> IdentifyResult:
         self.store.get_purpose(purpose)
         self._load(purpose)
+        self.sync()  # writes by other processes (and threads) since the last search
         faces = [f for f in result.faces if f.embedding is not None]
         gallery_size = self._index.subjects(purpose)
         point = self.engine.calibration.operating_point(

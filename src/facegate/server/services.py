@@ -51,6 +51,10 @@ def actor_of(request: Request, key: ApiKey) -> Actor:
     return Actor(key.id, str(getattr(request.state, "request_id", "")))
 
 
+FEED_INTERVAL_S = 1.0
+"""How often the server applies the change feed in the background (searches also do first)."""
+
+
 class Sweeper:
     """Runs the retention sweep every ``interval`` seconds on a daemon thread."""
 
@@ -120,6 +124,7 @@ class Services:
             gallery, privacy.sweep_interval_s, timedelta(days=privacy.pending_subject_days)
         )
         sweeper.start()
+        gallery.follow(FEED_INTERVAL_S)  # writes by other processes reach this index too
         streams = StreamManager(gallery, stream_engines(settings), settings.home, cfg.max_streams)
         return cls(settings, gallery, keys, pool, metrics, sweeper, streams)
 

@@ -17,6 +17,7 @@ from sqlalchemy import Engine, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from facegate.errors import PurposeNotFoundError, StoreError
+from facegate.store.changes import record_changes
 from facegate.store.protocol import Purpose, PurposeErasure, SweepResult, TemplateInfo
 from facegate.store.schema import (
     ConsentRow,
@@ -108,6 +109,7 @@ class LifecycleQueries:
             row.non_face_alternative = purpose.non_face_alternative
             row.scopes = ",".join(purpose.scopes)
             s.flush()
+            record_changes(s, self._clock(), "purpose", [None], purpose.name)
             return purpose_value(row)
 
     def erase_template(self, template_id: int) -> TemplateInfo:
@@ -127,7 +129,9 @@ class LifecycleQueries:
                 row.created_at,
                 row.purpose,
             )
+            owner = row.subject_row
             s.delete(row)
+            record_changes(s, self._clock(), "subject", [owner], info.purpose)
         self._tx.after_commit(lambda: shred_wal(self._engine))
         return info
 
@@ -147,6 +151,7 @@ class LifecycleQueries:
             s.execute(delete(PurposeRow).where(PurposeRow.name == purpose))
             erased = self._erase_orphans(s, touched)
             affected = s.scalars(select(SubjectRow.id).where(SubjectRow.row.in_(touched))).all()
+            record_changes(s, self._clock(), "purpose", [None], purpose)
         self._tx.after_commit(lambda: shred_wal(self._engine))
         return PurposeErasure(
             purpose,
@@ -203,6 +208,8 @@ class LifecycleQueries:
             )
             erased += self._erase_orphans(s, stale - touched, now=now)
             affected = s.scalars(select(SubjectRow.id).where(SubjectRow.row.in_(touched))).all()
+            if touched:  # subjects erased for having nothing left were in no index
+                record_changes(s, now, "subject", sorted(touched), None)
         if past or unconsented or erased:
             self._tx.after_commit(lambda: shred_wal(self._engine))
         return SweepResult(len(past), len(unconsented), tuple(erased), tuple(sorted(affected)))

@@ -123,6 +123,18 @@ class PurposeErasure:
     affected_subjects: tuple[str, ...]
 
 
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One change-feed entry (:mod:`facegate.store.changes`): ``kind`` ``subject`` (the
+    templates or consents of ``subject_row`` changed, within ``purpose``, or in every purpose
+    when it is None) or ``purpose`` (the purpose's policy or contents changed as a whole)."""
+
+    seq: int
+    kind: str
+    subject_row: int | None
+    purpose: str | None
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class NewTemplate:
     """An embedding to store, with the SHA-256 of the image it came from (never the image)."""
@@ -197,3 +209,7 @@ class Store(Protocol):
     def sweep(self, now: datetime, pending_grace: timedelta) -> SweepResult: ...
 
     def purpose_counts(self) -> dict[str, tuple[int, int]]: ...
+
+    def latest_change(self) -> int: ...
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Change]: ...

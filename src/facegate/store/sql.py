@@ -30,8 +30,10 @@ from facegate.errors import (
     SubjectNotFoundError,
 )
 from facegate.store import crypto, migrate
+from facegate.store.changes import changes_since, latest_change, record_changes
 from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
 from facegate.store.protocol import (
+    Change,
     Consent,
     ConsentEvidence,
     IntArray,
@@ -76,7 +78,13 @@ def _private_database(path: Path) -> None:
     file never exists with wider permissions; SQLite gives its -wal and -shm files the
     database file's mode. Existing database files readable by others are tightened."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if not path.exists():
+        # Never open and close a database file this process may already hold: closing any
+        # descriptor of a file drops every POSIX lock the process has on it, SQLite's too.
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process created it first
     for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         if name.exists() and name.stat().st_mode & 0o077:
             os.chmod(name, 0o600)
@@ -328,6 +336,7 @@ class SqlStore(LifecycleQueries):
                 recorded_by=proof.recorded_by,
             )
             s.add(row)
+            record_changes(s, now, "subject", [subject.row], purpose)
         log.info("consent granted: subject %s purpose %s", subject_id, purpose)
         return _consent(subject_id, row)
 
@@ -345,6 +354,8 @@ class SqlStore(LifecycleQueries):
                 .values(revoked_at=now)
             )
             changed = bool(getattr(result, "rowcount", 0))
+            if changed:
+                record_changes(s, now, "subject", [subject.row], purpose)
         log.info("consent revoked: subject %s purpose %s (%s)", subject_id, purpose, changed)
         return changed
 
@@ -425,6 +436,8 @@ class SqlStore(LifecycleQueries):
                 )
             s.add_all(rows)
             s.flush()
+            if rows:
+                record_changes(s, now, "subject", [subject.row], purpose)
             return [_template(subject_id, r) for r in rows]
 
     def templates(self, subject_id: str) -> list[TemplateInfo]:
@@ -488,6 +501,17 @@ class SqlStore(LifecycleQueries):
             vectors.append(crypto.open_vector(dek, subject_id, pack, sealed))
         return rows, np.stack(vectors).astype(np.float32, copy=False)
 
+    # change feed
+
+    def latest_change(self) -> int:
+        """The change feed's highest sequence number (see :mod:`facegate.store.changes`)."""
+        with self._tx.read() as s:
+            return latest_change(s)
+
+    def changes_since(self, seq: int, limit: int = 1000) -> list[Change]:
+        with self._tx.read() as s:
+            return changes_since(s, seq, limit)
+
     # erasure
 
     def erase_subject(self, subject_id: str) -> None:
@@ -495,5 +519,6 @@ class SqlStore(LifecycleQueries):
         with self._tx.write() as s:
             subject = self._subject_row(s, subject_id)
             self._delete_subject(s, subject)
+            record_changes(s, self._clock(), "subject", [subject.row], None)
         self._tx.after_commit(lambda: shred_wal(self._engine))
         log.info("erased subject %s", subject_id)

@@ -1,0 +1,50 @@
+"""The change feed: what changed in what a search may return, numbered in commit order.
+
+Each write that changes a purpose's searchable set (templates added or erased, a consent
+granted or revoked, a subject, purpose or policy erased or changed) appends a
+:class:`Change` in its own transaction, with ``seq`` = the previous highest + 1. Write
+transactions hold the writer lock (:mod:`facegate.store.transactions`), so sequence numbers are
+allocated, and become visible, in commit order on SQLite and PostgreSQL alike: a reader that
+has applied everything up to ``seq`` N never misses a change numbered below a later one.
+
+Every process that keeps a search index polls :func:`latest_change` (one primary-key lookup)
+and applies :func:`changes_since` when it moved. Plain SQL, no database-specific notification.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from facegate.store.protocol import Change
+from facegate.store.schema import ChangeRow
+
+
+def record_changes(
+    s: Session,
+    at: datetime,
+    kind: str,
+    subject_rows: Sequence[int | None] = (None,),
+    purpose: str | None = None,
+) -> None:
+    """Append one change per subject row (``kind`` ``subject`` or ``purpose``) to the feed."""
+    last = s.scalar(select(func.max(ChangeRow.seq))) or 0
+    for offset, row in enumerate(subject_rows, start=1):
+        s.add(ChangeRow(seq=last + offset, at=at, kind=kind, subject_row=row, purpose=purpose))
+    s.flush()
+
+
+def latest_change(s: Session) -> int:
+    """The highest sequence number in the feed (0 when empty): one index lookup."""
+    return int(s.scalar(select(func.max(ChangeRow.seq))) or 0)
+
+
+def changes_since(s: Session, seq: int, limit: int) -> list[Change]:
+    """Changes after ``seq``, oldest first, at most ``limit``."""
+    rows = s.scalars(
+        select(ChangeRow).where(ChangeRow.seq > seq).order_by(ChangeRow.seq).limit(limit)
+    )
+    return [Change(r.seq, r.kind, r.subject_row, r.purpose) for r in rows]
