@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from facegate.config import EngineConfig
+from facegate.models.detectors import DETECTORS
 from facegate.pipeline.engine import FaceEngine
 from facegate.video.redact import has_audio, redact_tracked
 from facegate.video.sources import FileSource
@@ -31,11 +32,13 @@ OUT = Path(__file__).resolve().parent / "results" / "video_redact.json"
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--detector", default="cnn", choices=["hog", "cnn"])
+    parser.add_argument("--detector", default="cnn", choices=list(DETECTORS))
+    parser.add_argument("--home", type=Path, default=None, help="data dir with the detector")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
-    engine = FaceEngine(EngineConfig(detector=args.detector, upsample=args.upsample))
+    config = EngineConfig(detector=args.detector, upsample=args.upsample)
+    engine = FaceEngine(config, home=args.home)
     checker = FaceEngine(EngineConfig(detector="cnn", upsample=1))
     folder = Path(tempfile.mkdtemp())
     target = folder / "hamilton_redacted.mp4"
@@ -61,8 +64,13 @@ def main() -> None:
     }
     if args.keep:
         target.replace(OUT.parent / target.name)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    out = (
+        OUT
+        if args.detector in ("hog", "cnn")
+        else OUT.with_name(f"video_redact_{args.detector}.json")
+    )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps({k: v for k, v in report.items() if k != "leaks"}, indent=2))
 
 

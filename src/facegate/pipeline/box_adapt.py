@@ -113,4 +113,7 @@ def pair_boxes(a: npt.ArrayLike, b: npt.ArrayLike, min_iou: float = 0.3) -> list
 # docs/BENCHMARKS.md for the landmark error each one removes. dlib's own detectors need none.
 LANDMARK_BOX_ADAPTERS: dict[str, BoxAffine] = {
     "mtcnn": BoxAffine(dx=-0.0326, dy=0.0414, sx=1.1209, sy=0.8437),
+    "libfacedetection": BoxAffine(dx=-0.0222, dy=0.0403, sx=1.1237, sy=0.8504),
+    "blazeface-back": BoxAffine(dx=-0.0375, dy=-0.0505, sx=1.0002, sy=0.991),
+    "blazeface-full": BoxAffine(dx=-0.0272, dy=-0.0102, sx=0.9508, sy=0.9421),
 }
