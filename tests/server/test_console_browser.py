@@ -102,6 +102,32 @@ def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
         thread.join(timeout=30)
 
 
+def _enrol_queue(page: Any, examples: Path, tmp_path: Path) -> None:
+    """Photos in the enrol queue: no file twice, a refused one marked with its reason and not
+    sent again, the next enrolment still works, every photo removable."""
+    blank = tmp_path / "no-face.png"
+    cv2.imwrite(str(blank), np.full((240, 320, 3), 128, np.uint8))
+    shots = "#enrol-shots figure"
+    page.set_input_files("#enrol-files", [str(blank), str(examples / "obama2.jpg")])
+    page.wait_for_selector(f"{shots} >> nth=1")
+    page.set_input_files("#enrol-files", str(examples / "obama2.jpg"))  # the same file again
+    page.wait_for_selector("#status:has-text('already in the queue')")
+    assert page.locator(shots).count() == 2
+    page.click("#enrol-submit")
+    page.wait_for_selector("#status:has-text('1 photo(s) refused')")
+    assert "1 template(s) added" in page.inner_text("#status")
+    assert page.locator(shots).count() == 1
+    assert "no face found" in page.inner_text("#enrol-shots figure.refused figcaption")
+    page.set_input_files("#enrol-files", str(examples / "obama-480p.jpg"))
+    page.wait_for_selector(f"{shots} >> nth=1")
+    page.click("#enrol-submit")  # the refused photo is not sent again: this one is enrolled
+    page.locator(shots).nth(1).wait_for(state="detached")
+    assert "1 template(s) added." in page.inner_text("#status")
+    assert "refused" not in page.inner_text("#status")
+    page.click("#enrol-shots figure.refused button.remove")
+    assert page.locator(shots).count() == 0
+
+
 @pytest.mark.slow
 def test_console_enrol_and_identify_from_webcam(
     examples: Path, live_server: tuple[str, str], tmp_path: Path
@@ -147,6 +173,7 @@ def test_console_enrol_and_identify_from_webcam(
             page.wait_for_selector("#enrol-shots img")
             page.click("#enrol-submit")
             page.wait_for_selector("#status:has-text('1 template(s) added')")
+            _enrol_queue(page, examples, tmp_path)
 
             page.click("#tabs button[data-tab='identify']")
             page.fill("#identify-purpose", "door")

@@ -279,37 +279,91 @@ function stopEnrolCamera() {
   $("enrol-camera-stop").disabled = true;
 }
 
-function addShot(blob, name) {
-  state.shots.push({ blob, name });
-  const img = el("img");
-  img.src = URL.createObjectURL(blob);
-  img.alt = name;
-  $("enrol-shots").append(img);
+// The queue of photos to enrol: each can be removed; a photo the server refused stays, marked
+// with the reason, and is not sent again (remove it, or fix it and add it again).
+let shotCount = 0;
+
+function addShot(blob, name, key = null) {
+  if (key && state.shots.some((s) => s.key === key)) return false;
+  shotCount += 1;
+  state.shots.push({ id: shotCount, blob, name, key, url: URL.createObjectURL(blob), refused: null });
+  return true;
+}
+
+function removeShot(id) {
+  const shot = state.shots.find((s) => s.id === id);
+  if (shot) URL.revokeObjectURL(shot.url);
+  state.shots = state.shots.filter((s) => s.id !== id);
+  renderShots();
+}
+
+function renderShots() {
+  const items = state.shots.map((shot) => {
+    const fig = el("figure", undefined, shot.refused ? "shot refused" : "shot");
+    fig.dataset.name = shot.name;
+    const img = el("img");
+    img.src = shot.url;
+    img.alt = shot.name;
+    const remove = el("button", "×", "remove");
+    remove.type = "button";
+    remove.title = `Remove ${shot.name}`;
+    remove.setAttribute("aria-label", `Remove ${shot.name}`);
+    remove.addEventListener("click", () => removeShot(shot.id));
+    fig.append(img, remove, el("figcaption", shot.refused ? `Refused: ${shot.refused}` : shot.name));
+    return fig;
+  });
+  $("enrol-shots").replaceChildren(...items);
+}
+
+function pendingShots() {
+  return state.shots.filter((s) => !s.refused);
 }
 
 async function captureShot() {
   const blob = await frameBlob($("enrol-video"));
-  addShot(blob, `webcam-${state.shots.length + 1}.jpg`);
-  say(`${state.shots.length} photo(s) ready to enrol.`);
+  addShot(blob, `webcam-${shotCount + 1}.jpg`);
+  renderShots();
+  say(`${pendingShots().length} photo(s) ready to enrol.`);
+}
+
+function addFiles() {
+  let twice = 0;
+  for (const file of $("enrol-files").files) {
+    if (!addShot(file, file.name, `${file.name}:${file.size}:${file.lastModified}`)) twice += 1;
+  }
+  $("enrol-files").value = "";  // choosing the same file again still reaches us (and is refused)
+  renderShots();
+  const again = twice ? ` ${twice} already in the queue, not added again.` : "";
+  say(`${pendingShots().length} photo(s) ready to enrol.${again}`, twice ? "error" : "ok");
 }
 
 async function enrol() {
   const subjectId = $("enrol-subject").value;
   const purpose = $("enrol-purpose").value.trim();
-  if (!subjectId || !purpose || !state.shots.length) {
+  const sent = pendingShots();
+  if (!subjectId || !purpose || !sent.length) {
     say("Choose a subject and a purpose, and add at least one photo.", "error");
     return;
   }
   const form = new FormData();
   form.append("purpose", purpose);
-  for (const shot of state.shots) form.append("image", shot.blob, shot.name);
+  form.append("skip_failures", "true");  // store the good photos, mark the refused ones
+  for (const shot of sent) form.append("image", shot.blob, shot.name);
   const result = await api(`/v1/subjects/${subjectId}/faces`, { method: "POST", form });
-  state.shots = [];
-  $("enrol-shots").replaceChildren();
-  $("enrol-files").value = "";
+  // the server names photos "image N", in the order sent
+  const refused = new Map(result.failures.map((f) => [f.image, f.error]));
+  sent.forEach((shot, i) => {
+    const label = `image ${i + 1}`;
+    if (refused.has(label)) shot.refused = refused.get(label).replace(`${label}: `, "");
+  });
+  for (const shot of sent) if (!shot.refused) URL.revokeObjectURL(shot.url);
+  state.shots = state.shots.filter((s) => s.refused);
+  renderShots();
   const extra = result.already_enrolled.length ? `, ${result.already_enrolled.length} already enrolled` : "";
   const warn = result.warnings.length ? ` Warning: ${result.warnings.join("; ")}` : "";
-  say(`Enrolled ${result.subject}: ${result.added.length} template(s) added${extra}.${warn}`);
+  const bad = refused.size ? ` ${refused.size} photo(s) refused (marked in the queue).` : "";
+  say(`Enrolled ${result.subject}: ${result.added.length} template(s) added${extra}.${bad}${warn}`,
+    refused.size ? "error" : "ok");
   await loadSubjects();
   if (state.subjectId === subjectId) await selectSubject(subjectId);
 }
@@ -463,10 +517,7 @@ on("export-subject", "click", exportSubject);
 on("enrol-camera-start", "click", startEnrolCamera);
 on("enrol-camera-stop", "click", stopEnrolCamera);
 on("enrol-capture", "click", captureShot);
-on("enrol-files", "change", () => {
-  for (const file of $("enrol-files").files) addShot(file, file.name);
-  say(`${state.shots.length} photo(s) ready to enrol.`);
-});
+on("enrol-files", "change", addFiles);
 on("enrol-submit", "click", enrol);
 on("identify-file", "change", identifyFile);
 on("live-start", "click", startLive);
