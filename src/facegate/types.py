@@ -8,6 +8,7 @@ similarity of two embeddings is their dot product.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,9 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float32]
 ImageArray = npt.NDArray[np.uint8]
+# Progress of long work: (what, done, total; total 0 when unknown). Library code calls it; only
+# the CLI draws it (a progress bar on a terminal's stderr).
+ProgressFn = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,9 +24,10 @@ from facegate.cli.common import (
     engine,
     settings,
 )
+from facegate.cli.progress import progress_bar
 from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
-from facegate.eval.extract import Extractor, FaceChoice, ProgressFn
+from facegate.eval.extract import Extractor, FaceChoice
 from facegate.eval.report import Report, jsonable
 from facegate.pipeline.calibration import Calibration
 from facegate.pipeline.engine import FaceEngine
@@ -56,40 +57,6 @@ FaceOpt = Annotated[
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[ProgressFn | None]:
-    from rich.console import Console
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    console = Console(stderr=True)
-    if not enabled or not console.is_terminal:
-        yield None
-        return
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=console) as bar:
-        tasks: dict[str, Any] = {}
-
-        def update(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total)
-            bar.update(tasks[label], completed=done, total=total)
-
-        yield update
-
-
-@contextmanager
 def _session(
     data: Path | None,
     detector: DetectorName | None,
@@ -97,7 +64,6 @@ def _session(
     runtime: RuntimeName | None,
     workers: int,
     use_cache: bool,
-    show_progress: bool,
     pack: str | None = None,
 ) -> Iterator[tuple[Extractor, Calibration | None, Path]]:
     base = settings(data)
@@ -116,7 +82,7 @@ def _session(
     if cfg.detector_threshold is not None:
         variant += f"-t{cfg.detector_threshold:g}"
     try:
-        with _progress(show_progress) as progress:
+        with progress_bar() as progress:  # on stderr, so --json (stdout) does not hide it
             extractor = Extractor(
                 factory,
                 pack_id=eng.pack_id,
@@ -196,7 +162,7 @@ def verify_cmd(
     from facegate.eval.verify import score_pairs, verification_report
 
     trials = read_pairs(pairs, root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
         extractor,
         calibration,
         reports,
@@ -226,7 +192,7 @@ def identify_cmd(
     from facegate.eval.identify import evaluate_identification
 
     identities = read_identities(root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
         extractor,
         calibration,
         reports,
@@ -260,7 +226,7 @@ def detect_cmd(
     dataset = read_fddb(fddb, parse_folds(folds))
     if not dataset.images:
         raise ConfigError(f"no FDDB images found under {fddb} for folds {folds}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
         extractor,
         calibration,
         reports,
@@ -291,7 +257,7 @@ def fairness_cmd(
     faces, unparsed = read_utkface(utkface)
     if not faces:
         raise ConfigError(f"no UTKFace-named images in {utkface}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, not as_json, pack) as (
+    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
         extractor,
         calibration,
         reports,

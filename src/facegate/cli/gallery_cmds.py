@@ -231,7 +231,7 @@ def enroll(
 
 
 def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_json: bool) -> None:
-    from rich.progress import Progress
+    from facegate.cli.progress import progress_bar
 
     folders = sorted(p for p in root.iterdir() if p.is_dir())
     if not folders:
@@ -244,9 +244,9 @@ def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_j
         "failures": [],
         "warnings": [],
     }
-    with open_gallery(data) as gallery, Progress(disable=as_json, transient=True) as progress:
+    done = 0
+    with open_gallery(data) as gallery, progress_bar() as progress:  # stderr: --json shows it too
         gallery.add_purpose(purpose)
-        task = progress.add_task("enrolling", total=total)
         for folder in folders:
             files = _image_files(folder)
             try:
@@ -258,7 +258,9 @@ def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_j
                 summary[key] += counts.get(key, 0)
             summary["failures"].extend(counts.get("failures", []))
             summary["warnings"].extend(counts.get("warnings", []))
-            progress.advance(task, len(files))
+            done += len(files)
+            if progress is not None:
+                progress("enrolling", done, total)
     if as_json:
         emit_json(summary)
         return

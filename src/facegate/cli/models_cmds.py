@@ -120,6 +120,7 @@ def models_verify(
     """Compare the converted ONNX models with dlib's runtime on real photos."""
     import numpy as np
 
+    from facegate.cli.progress import progress_bar
     from facegate.config import EngineConfig
     from facegate.models.convert import convert_all, verify_against_dlib
     from facegate.pipeline.align import face_chip
@@ -131,15 +132,18 @@ def models_verify(
         raise typer.BadParameter(f"no photos given and none found in {EXAMPLES}")
     convert_all(base.home)
     hog = FaceEngine(EngineConfig(runtime="dlib", detector="hog"), base.image, home=base.home)
-    pixels = [hog.decode(p) for p in paths]
-    chips = [
-        face_chip(img, face.landmarks)
-        for img in pixels
-        for face in hog.detect(img).faces
-        if face.landmarks is not None
-    ]
-    stacked = np.stack(chips) if chips else np.zeros((0, 150, 150, 3), np.uint8)
-    agreement = verify_against_dlib(base.home, stacked, pixels, upsample=upsample)
+    with progress_bar() as progress:  # dlib's CNN takes seconds to minutes per photo
+        report = progress or (lambda label, done, total: None)
+        pixels, chips = [], []
+        for done, path in enumerate(paths, 1):
+            pixels.append(hog.decode(path))
+            found = hog.detect(pixels[-1], quality=False).faces
+            chips += [face_chip(pixels[-1], f.landmarks) for f in found if f.landmarks is not None]
+            report("finding faces (HOG)", done, len(paths))
+        stacked = np.stack(chips) if chips else np.zeros((0, 150, 150, 3), np.uint8)
+        agreement = verify_against_dlib(
+            base.home, stacked, pixels, upsample=upsample, progress=progress
+        )
     if as_json:
         emit_json(agreement.as_dict())
         return

@@ -16,6 +16,7 @@ import typer
 
 from facegate.cli.common import DataOpt, JsonOpt, audit_chain, cli_actor, emit_json, settings
 from facegate.cli.gallery_cmds import open_gallery, subjects_app
+from facegate.cli.progress import progress_bar
 from facegate.errors import StoreError
 from facegate.privacy.audit import AuditEvent, parse_anchor
 from facegate.privacy.purposes import load_purposes, purpose_dict
@@ -282,7 +283,7 @@ def redact(
     with open_gallery(data) as gallery:
         find, keep, kept_ids = _redaction_functions(gallery, keep_purpose)
         if is_video(source):
-            summary = _redact_video(source, target, find, keep, every, max_frames, not as_json)
+            summary = _redact_video(source, target, find, keep, every, max_frames)
         else:
             stats = redact_image(source, target, find, keep)
             summary = {**stats.to_dict(), "frames_blurred": int(stats.regions_blurred > 0)}
@@ -305,23 +306,10 @@ def _redact_video(
     keep: Any,
     every: int,
     max_frames: int | None,
-    show_progress: bool,
 ) -> dict[str, Any]:
-    from rich.console import Console
-    from rich.progress import Progress
-
     from facegate.video.redact import redact_tracked
 
-    console = Console(stderr=True)
-    enabled = show_progress and console.is_terminal
-    with Progress(console=console, disable=not enabled, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-
-        def progress(label: str, done: int, total: int) -> None:
-            if label not in tasks:
-                tasks[label] = bar.add_task(label, total=total or None)
-            bar.update(tasks[label], completed=done)
-
+    with progress_bar() as progress:  # on stderr: --json (stdout) shows it too
         stats = redact_tracked(
             source, target, find, keep, every=every, max_frames=max_frames, progress=progress
         )

@@ -23,7 +23,7 @@ from facegate.errors import ModelConversionError
 from facegate.models.dlib_format import read_network
 from facegate.models.dlib_onnx import build_embedder, build_mmod
 from facegate.models.files import DLIB_FILES, check_file, model_path
-from facegate.types import BBox, ImageArray
+from facegate.types import BBox, ImageArray, ProgressFn
 
 logger = logging.getLogger(__name__)
 
@@ -112,29 +112,26 @@ def verify_against_dlib(
     chips: ImageArray,
     images: Sequence[ImageArray] = (),
     upsample: int = 1,
+    progress: ProgressFn | None = None,
 ) -> Agreement:
     """Run dlib and the converted models on the same inputs and report their agreement.
 
     ``chips`` are ``(N, 150, 150, 3)`` uint8 RGB aligned faces; ``images`` RGB uint8 photos for
     the CNN detector (run with ``upsample``). Cosine and IoU are 1.0 when nothing was compared.
+    ``progress`` hears of each chip and each image done (dlib's CNN takes seconds per photo).
     """
-    import dlib
-
-    from facegate.models.onnx_runtime import OnnxEmbedder, OnnxMmodDetector
-
-    min_cos, max_diff = 1.0, 0.0
-    if len(chips):
-        reference = dlib.face_recognition_model_v1(str(source_path(EMBEDDER_FILE)))
-        ref = np.asarray([np.asarray(reference.compute_face_descriptor(c)) for c in chips])
-        raw = OnnxEmbedder(cache_dir).embed_raw(chips).astype(np.float64)
-        cos = (ref * raw).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(raw, axis=1))
-        min_cos, max_diff = float(cos.min()), float(np.abs(ref - raw).max())
+    report = progress or (lambda label, done, total: None)
+    min_cos, max_diff = _compare_embedder(cache_dir, chips, report)
     dlib_faces = onnx_faces = matched = 0
     min_iou = 1.0
     if images:
+        import dlib
+
+        from facegate.models.onnx_runtime import OnnxMmodDetector
+
         cnn = dlib.cnn_face_detection_model_v1(str(source_path(CNN_FILE)))
         detector = OnnxMmodDetector(cache_dir, upsample=upsample)
-        for image in images:
+        for done, image in enumerate(images, 1):
             h, w = image.shape[:2]
             ref_boxes = [dlib_rect_to_bbox(d.rect).clip(w, h) for d in cnn(image, upsample)]
             our_boxes = [box for box, _ in detector.detect(image)]
@@ -143,6 +140,28 @@ def verify_against_dlib(
             onnx_faces += len(our_boxes)
             matched += hits
             min_iou = min(min_iou, worst)
+            report("CNN detector: dlib vs ONNX", done, len(images))
     return Agreement(
         len(chips), min_cos, max_diff, len(images), dlib_faces, onnx_faces, matched, min_iou
     )
+
+
+def _compare_embedder(
+    cache_dir: Path, chips: ImageArray, report: ProgressFn
+) -> tuple[float, float]:
+    """Worst cosine and largest absolute difference of dlib's and the ONNX embeddings."""
+    if not len(chips):
+        return 1.0, 0.0
+    import dlib
+
+    from facegate.models.onnx_runtime import OnnxEmbedder
+
+    reference = dlib.face_recognition_model_v1(str(source_path(EMBEDDER_FILE)))
+    rows = []
+    for done, chip in enumerate(chips, 1):
+        rows.append(np.asarray(reference.compute_face_descriptor(chip)))
+        report("embedder: dlib vs ONNX", done, len(chips))
+    ref = np.asarray(rows)
+    raw = OnnxEmbedder(cache_dir).embed_raw(chips).astype(np.float64)
+    cos = (ref * raw).sum(1) / (np.linalg.norm(ref, axis=1) * np.linalg.norm(raw, axis=1))
+    return float(cos.min()), float(np.abs(ref - raw).max())

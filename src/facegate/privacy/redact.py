@@ -29,7 +29,7 @@ import numpy as np
 
 from facegate.errors import ImageReadError, UnsupportedImageError
 from facegate.imageio import decode
-from facegate.types import BBox, Face, ImageArray
+from facegate.types import BBox, Face, ImageArray, ProgressFn
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +131,16 @@ def _frames(source: Path, max_frames: int | None) -> Iterator[ImageArray]:
         capture.release()
 
 
+def _frame_count(source: Path, max_frames: int | None) -> int:
+    """Frames the container says it holds (capped by ``max_frames``); 0 when it does not say."""
+    capture = cv2.VideoCapture(str(source))
+    try:
+        count = max(0, int(capture.get(cv2.CAP_PROP_FRAME_COUNT)))
+    finally:
+        capture.release()
+    return min(count, max_frames) if count and max_frames else count
+
+
 def _video_fps(source: Path) -> float:
     capture = cv2.VideoCapture(str(source))
     try:
@@ -149,8 +159,14 @@ def redact_video(
     every: int = 1,
     window: int = 2,
     max_frames: int | None = None,
+    progress: ProgressFn | None = None,
 ) -> RedactStats:
-    """Write ``target`` (MPEG-4): ``source`` with every face blurred except those kept."""
+    """Write ``target`` (MPEG-4): ``source`` with every face blurred except those kept.
+
+    ``progress`` hears ``("redacting", frames read, frames expected)`` after each frame (the
+    expected count is the container's, capped by ``max_frames``; 0 when unknown).
+    """
+    total = _frame_count(source, max_frames)
     reach = max(window, every)
     stats = RedactStats()
     pending: deque[tuple[ImageArray, list[Box]]] = deque()
@@ -161,6 +177,8 @@ def redact_video(
             if writer is None:
                 writer = _writer(target, _video_fps(source), bgr.shape[1], bgr.shape[0])
             blur, kept = _analyse(bgr, index, every, find, keep, stats)
+            if progress is not None:
+                progress("redacting", index + 1, max(total, index + 1) if total else 0)
             pending.append((bgr, kept))
             history.append(blur)
             if len(pending) > reach:
