@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import pty
+import re
 import subprocess
 import sys
 import threading
@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from facegate.privacy.redact import redact_video
-
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
