@@ -144,16 +144,23 @@ def privacy_report(
     output_dir: Annotated[
         Path, typer.Option("--output-dir", help="Where privacy-report.md and .json go.")
     ] = Path("."),
-    results: Annotated[Path, typer.Option("--results", help="Evaluation results folder.")] = Path(
-        "bench/results"
-    ),
+    results: Annotated[
+        Path | None,
+        typer.Option(
+            "--results",
+            metavar="DIR",
+            help="Folder of evaluation reports (facegate eval --out).",
+            show_default="<data dir>/reports, where facegate eval writes them",
+        ),
+    ] = None,
     data: DataOpt = None,
 ) -> None:
     """Write a data-protection impact summary (Markdown and JSON)."""
     from facegate.gallery.report import build_report, render_markdown
 
+    reports = results if results is not None else settings(data).home / "reports"
     with open_gallery(data) as gallery:
-        report = build_report(gallery, results)
+        report = build_report(gallery, reports)
         gallery.record(AuditEvent("privacy.report", None, (), "impact summary"), cli_actor())
     output_dir.mkdir(parents=True, exist_ok=True)
     (output_dir / "privacy-report.json").write_text(json.dumps(report, indent=2) + "\n")

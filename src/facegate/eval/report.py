@@ -54,7 +54,13 @@ class Report:
         """Write ``<name>.json`` and ``<name>.html`` under ``out_dir``; returns both paths."""
         out_dir.mkdir(parents=True, exist_ok=True)
         json_path, html_path = out_dir / f"{self.name}.json", out_dir / f"{self.name}.html"
-        payload = {"summary": self.summary, "details": self.details, "notes": self.notes}
+        payload = {
+            "title": self.title,
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "summary": self.summary,
+            "details": self.details,
+            "notes": self.notes,
+        }
         json_path.write_text(json.dumps(jsonable(payload), indent=2) + "\n", encoding="utf-8")
         html_path.write_text(self.to_html(), encoding="utf-8")
         return json_path, html_path

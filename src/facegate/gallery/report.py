@@ -42,26 +42,49 @@ def _keys(gallery: Gallery) -> list[dict[str, Any]]:
         ]
 
 
-def _evaluations(results_dir: Path | None) -> list[dict[str, Any]]:
-    """The newest JSON files under ``bench/results`` (name, time, top-level figures)."""
-    if results_dir is None or not results_dir.is_dir():
+def _flat_figures(value: Any, prefix: str = "") -> dict[str, int | float | str]:
+    """Scalar figures of a (nested) summary, keyed by their dotted path."""
+    if isinstance(value, dict):
+        out: dict[str, int | float | str] = {}
+        for k, v in value.items():
+            out.update(_flat_figures(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    if isinstance(value, int | float | str) and not isinstance(value, bool):
+        return {prefix: value}
+    return {}
+
+
+def _evaluation(path: Path) -> dict[str, Any] | None:
+    """One evaluation report (``facegate eval`` writes ``summary`` and ``generated_at``; other
+    result files give their top-level figures). The time is the one the file records, never
+    the file's modification time (a copy or a clone changes that)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    summary = data.get("summary")
+    source = summary if isinstance(summary, dict) else data
+    figures = {k: v for k, v in _flat_figures(source).items() if k not in {"generated_at", "title"}}
+    run = data.get("details", {}).get("run", {}) if isinstance(data.get("details"), dict) else {}
+    when = data.get("generated_at")
+    return {
+        "file": path.name,
+        "title": str(data.get("title") or path.stem),
+        "evaluated_at": when if isinstance(when, str) else None,
+        "pack": run.get("pack") if isinstance(run, dict) else None,
+        "figures": dict(list(figures.items())[:16]),
+    }
+
+
+def _evaluations(reports_dir: Path | None) -> list[dict[str, Any]]:
+    """The evaluation reports in ``reports_dir`` (the data dir's ``reports/``), newest first."""
+    if reports_dir is None or not reports_dir.is_dir():
         return []
-    out = []
-    for path in sorted(results_dir.glob("*.json"), key=lambda p: p.stat().st_mtime, reverse=True):
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError):
-            continue
-        figures = {
-            k: v
-            for k, v in (data.items() if isinstance(data, dict) else [])
-            if isinstance(v, int | float | str) and not isinstance(v, bool)
-        }
-        stamp = datetime.fromtimestamp(path.stat().st_mtime, UTC).isoformat()
-        out.append(
-            {"file": path.name, "modified": stamp, "figures": dict(list(figures.items())[:12])}
-        )
-    return out[:10]
+    found = [e for p in sorted(reports_dir.glob("*.json")) if (e := _evaluation(p)) is not None]
+    found.sort(key=lambda e: e["evaluated_at"] or "", reverse=True)
+    return found[:10]
 
 
 def _risks(
@@ -121,14 +144,16 @@ def _risks(
     )
     if not evals:
         risks.append(
-            "no evaluation results found (bench/results): accuracy and demographic "
-            "differentials are unmeasured for this deployment"
+            "no evaluation reports found (facegate eval writes them to the data dir's "
+            "reports/): accuracy and demographic differentials are unmeasured for this "
+            "deployment"
         )
     return risks
 
 
 def build_report(gallery: Gallery, results_dir: Path | None = None) -> dict[str, Any]:
-    """The summary as one JSON-ready dict."""
+    """The summary as one JSON-ready dict; ``results_dir`` holds the evaluation reports
+    (``facegate eval`` writes them to ``<data dir>/reports``)."""
     counts = gallery.store.purpose_counts()
     purposes = []
     for p in gallery.purposes():
@@ -154,6 +179,10 @@ def build_report(gallery: Gallery, results_dir: Path | None = None) -> dict[str,
         "evaluations": evals,
         "open_risks": _risks(purposes, keys, chain, evals),
     }
+
+
+def _figure(value: int | float | str) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
 
 
 def render_markdown(report: dict[str, Any]) -> str:
@@ -198,9 +227,13 @@ def render_markdown(report: dict[str, Any]) -> str:
     lines += ["", "## Protection", ""]
     lines += [f"- {k}: {v}" for k, v in report["protection"].items()]
     lines += ["", "## Last evaluation figures", ""]
-    for e in report["evaluations"] or [{"file": "none found", "modified": "", "figures": {}}]:
-        figures = ", ".join(f"{k}={v}" for k, v in e["figures"].items())
-        lines.append(f"- {e['file']} {e['modified']}: {figures}".rstrip(": "))
+    if not report["evaluations"]:
+        lines.append("- none found (run facegate eval; its reports go to the data dir)")
+    for e in report["evaluations"]:
+        figures = ", ".join(f"{k}={_figure(v)}" for k, v in e["figures"].items())
+        when = f"evaluated {e['evaluated_at']}" if e["evaluated_at"] else "time not recorded"
+        pack = f", pack {e['pack']}" if e.get("pack") else ""
+        lines.append(f"- {e['title']} ({e['file']}; {when}{pack}): {figures or 'no figures'}")
     lines += ["", "## Open risks", ""]
     lines += [f"- {r}" for r in report["open_risks"]]
     return "\n".join(lines) + "\n"
