@@ -20,6 +20,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from gallery_fakes import FakeEngine
 
 from facegate.gallery.service import Gallery
@@ -153,6 +154,7 @@ def _purpose_erased(records: list[AuditRecord], refs: dict[str, str]) -> set[str
     }
 
 
+@pytest.mark.slow
 def test_every_committed_write_has_its_audit_record_after_sigkill(tmp_path: Path) -> None:
     rng = random.Random(20261201)
     created: set[str] = set()

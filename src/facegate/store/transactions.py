@@ -19,6 +19,7 @@ erasure) is queued with :meth:`Transactions.after_commit`.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -44,6 +45,7 @@ class Transactions:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._open: ContextVar[_Open | None] = ContextVar(f"facegate_tx_{id(self)}", default=None)
+        self._lock = threading.Lock()
 
     @property
     def in_transaction(self) -> bool:
@@ -59,7 +61,8 @@ class Transactions:
         opened = _Open(self._sessions())
         token = self._open.set(opened)
         try:
-            with opened.session.begin():
+            # threads of this process queue here rather than in SQLite's busy handler
+            with self._lock, opened.session.begin():
                 self._take_writer_lock(opened.session)
                 yield opened.session
         finally:
