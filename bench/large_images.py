@@ -38,7 +38,7 @@ def status_mib(field: str) -> float:
     raise RuntimeError(f"no {field} in /proc/self/status")
 
 
-def child(megapixels: int, max_side: int, home: Path) -> dict[str, Any]:
+def child(megapixels: int, max_side: int, home: Path, pack: str = "dlib") -> dict[str, Any]:
     import cv2
     import numpy as np
 
@@ -57,7 +57,7 @@ def child(megapixels: int, max_side: int, home: Path) -> dict[str, Any]:
         raise RuntimeError("PNG encoding failed")
     data = bytes(png)
     del photo, fitted, canvas, png
-    config = EngineConfig(detect_max_side=max_side)
+    config = EngineConfig(detect_max_side=max_side, pack=pack)
     engine = FaceEngine(config, ImageLimits(max_pixels=40_000_000), home=home).load()
     engine.analyze(PHOTO)  # warm up: every model loaded and run once
     gc.collect()
@@ -88,13 +88,14 @@ def main() -> None:
     parser.add_argument("--sizes", default="1,12,24,36", help="Megapixels, comma-separated.")
     parser.add_argument("--max-side", type=int, default=1600, help="detect_max_side.")
     parser.add_argument("--home", type=Path, default=REPO / "facegate-data")
+    parser.add_argument("--pack", default="dlib", help="model pack (installed under --home)")
     parser.add_argument(
         "--out", type=Path, default=REPO / "bench" / "results" / "large_images.json"
     )
     parser.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.max_side, args.home)))
+        print(json.dumps(child(args.child, args.max_side, args.home, args.pack)))
         return
     if not PHOTO.exists():
         sys.exit(f"photo not found: {PHOTO}")
@@ -103,7 +104,10 @@ def main() -> None:
     for mp in (int(s) for s in args.sizes.split(",")):
         cmd = [sys.executable, __file__, "--child", str(mp), "--max-side", str(args.max_side)]
         out = subprocess.run(
-            [*cmd, "--home", str(args.home)], capture_output=True, text=True, check=True
+            [*cmd, "--home", str(args.home), "--pack", args.pack],
+            capture_output=True,
+            text=True,
+            check=True,
         )
         row = json.loads(out.stdout.strip().splitlines()[-1])
         print(
@@ -116,6 +120,7 @@ def main() -> None:
     result = {
         "command": "python bench/large_images.py " + " ".join(sys.argv[1:]),
         "machine": {"cores": os.cpu_count(), "load_average": [load_before, os.getloadavg()]},
+        "pack": args.pack,
         "detect_max_side": args.max_side,
         "rows": rows,
     }

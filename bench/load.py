@@ -227,10 +227,13 @@ def main() -> None:
     parser.add_argument("--people", type=int, default=20, help="LFW people enrolled.")
     parser.add_argument("--baseline", type=float, default=20.0, help="Seconds per engine run.")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "load.json")
+    parser.add_argument("--pack", default=None, help="model pack (default: FACEGATE_ENGINE__PACK)")
     parser.add_argument(
         "--photo", type=Path, default=None, help="Send only this photo (default: LFW probes)."
     )
     args = parser.parse_args()
+    if args.pack is not None:  # the engine here and the server process read it from the env
+        os.environ["FACEGATE_ENGINE__PACK"] = args.pack
     if not LFW.is_dir():
         sys.exit(f"LFW not found at {LFW}")
     people, probe_paths = photo_sets(args.people)
@@ -240,6 +243,7 @@ def main() -> None:
         "machine": machine(),
         "settings": {k: str(v) for k, v in vars(args).items() if k != "out"},
         "probes": len(probes),
+        "pack": os.environ.get("FACEGATE_ENGINE__PACK", "dlib"),
     }
     print(f"engine in-process, 1 and {args.workers} thread(s), {args.baseline:.0f} s each ...")
     before = {

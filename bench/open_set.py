@@ -42,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from facegate.config import EngineConfig
 from facegate.eval.metrics import fnir_at_threshold, mate_ranks
 from facegate.pipeline.engine import FaceEngine
 
@@ -142,8 +143,10 @@ class FaceRecognitionVectors:
 class Embeddings:
     """Unit (facegate) and raw (dlib) vectors per photo path, cached in an ``.npz`` file."""
 
-    def __init__(self, cache: Path) -> None:
+    def __init__(self, cache: Path, config: EngineConfig | None = None, home: Path | None = None):
         self.cache = cache
+        self.config = config
+        self.home = home
         self.unit: dict[str, np.ndarray] = {}
         self.raw: dict[str, np.ndarray] = {}
         if cache.exists():
@@ -155,7 +158,7 @@ class Embeddings:
         todo = [p for p in dict.fromkeys(paths) if str(p) not in self.unit]
         if not todo:
             return
-        engine = FaceEngine()
+        engine = FaceEngine(self.config, home=self.home)
         peer = FaceRecognitionVectors()
         start = time.perf_counter()
         for offset in range(0, len(todo), batch):
@@ -369,22 +372,28 @@ def main() -> None:
         default=3000,
         help="leave out the people whose photos bench/calibrate.py --people N used (0: none)",
     )
-    parser.add_argument("--cache", type=Path, default=REPO / "bench/.cache/open_set_v2.npz")
+    parser.add_argument("--pack", default="dlib", help="model pack (installed under --home)")
+    parser.add_argument("--home", type=Path, default=None, help="data dir of installed packs")
+    parser.add_argument("--cache", type=Path, default=None, help="embedding cache (.npz)")
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/open_set.json")
     parser.add_argument("--plot", type=Path, default=REPO / "docs/img/open_set.png")
     args = parser.parse_args()
     logging.getLogger("facegate").setLevel(logging.ERROR)
 
-    emb = Embeddings(args.cache)
+    config = EngineConfig(pack=args.pack)
+    suffix = "" if args.pack == "dlib" else f"_{args.pack}"
+    cache = args.cache or REPO / f"bench/.cache/open_set_v2{suffix}.npz"
+    emb = Embeddings(cache, config, args.home)
     split = embed_split(emb, args.lfw, args)
     found = emb.has_face()
     with_face = [(i, p) for i, p in split.mated if found[p]]
     mates = np.array([i for i, _ in with_face])
     probe_paths = [p for _, p in with_face]
-    engine = FaceEngine()
+    engine = FaceEngine(config, home=args.home)
 
     result: dict[str, Any] = {
         "command": " ".join([".venv/bin/python", *sys.argv]),
+        "pack": engine.pack_id,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "data": {
             "enrolled_people": len(split.enrolled),

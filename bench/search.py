@@ -43,14 +43,17 @@ REPO = Path(__file__).resolve().parents[1]
 DIM = 128
 
 
-def real_vectors(cache: Path, lfw: Path, people: int) -> np.ndarray:
+def real_vectors(
+    cache: Path, lfw: Path, people: int, pack: str = "dlib", home: Path | None = None
+) -> np.ndarray:
     if cache.exists():
         vectors: np.ndarray = np.load(cache)["vectors"].astype(np.float32)
         found: np.ndarray = vectors[np.isfinite(vectors).all(axis=1)]  # NaN: no face found
         return found
+    from facegate.config import EngineConfig
     from facegate.pipeline.engine import FaceEngine
 
-    engine = FaceEngine()
+    engine = FaceEngine(EngineConfig(pack=pack), home=home)
     out = []
     for folder in sorted(p for p in lfw.iterdir() if p.is_dir())[:people]:
         faces = engine.analyze(min(folder.glob("*.jpg"))).faces
@@ -237,7 +240,7 @@ def bench_gallery(real: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
     synth = Synth(real, seed=7)
     n = args.enroll_subjects
     vectors = gallery_vectors(real, synth, n + args.queries)
-    engine = VectorEngine(vectors, load_pack_calibration("dlib"))
+    engine = VectorEngine(vectors, load_pack_calibration(args.pack, args.home))
     key = os.urandom(32)
     with tempfile.TemporaryDirectory() as tmp:
         with Gallery.open(tmp, engine=engine, master_key=key) as gallery:
@@ -290,15 +293,20 @@ def main() -> None:
         default=[1],
         help="FAISS thread counts to search with (0: all); HNSW uses the first; builds use all",
     )
-    parser.add_argument("--cache", type=Path, default=REPO / "bench/.cache/calibration.npz")
+    parser.add_argument("--pack", default="dlib", help="model pack (installed under --home)")
+    parser.add_argument("--home", type=Path, default=None, help="data dir of installed packs")
+    parser.add_argument("--cache", type=Path, default=None, help="real vectors (.npz)")
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared/data/lfw")
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/search.json")
     args = parser.parse_args()
 
     logging.getLogger("facegate").setLevel(logging.ERROR)  # synthetic near-duplicates warn
-    real = real_vectors(args.cache, args.lfw, args.people)
+    suffix = "" if args.pack == "dlib" else f"_{args.pack}"
+    cache = args.cache or REPO / f"bench/.cache/calibration{suffix}.npz"
+    real = real_vectors(cache, args.lfw, args.people, args.pack, args.home)
     result: dict[str, Any] = {
+        "pack": args.pack,
         "command": " ".join([".venv/bin/python", *sys.argv]),
         "machine": {
             "cpus": os.cpu_count(),

@@ -36,10 +36,11 @@ def main() -> None:
     parser.add_argument("--home", type=Path, default=None, help="data dir with the detector")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument("--pack", default="dlib", help="model pack")
     args = parser.parse_args()
-    config = EngineConfig(detector=args.detector, upsample=args.upsample)
+    config = EngineConfig(pack=args.pack, detector=args.detector, upsample=args.upsample)
     engine = FaceEngine(config, home=args.home)
-    checker = FaceEngine(EngineConfig(detector="cnn", upsample=1))
+    checker = FaceEngine(EngineConfig(pack=args.pack, detector="cnn", upsample=1), home=args.home)
     folder = Path(tempfile.mkdtemp())
     target = folder / "hamilton_redacted.mp4"
     started = time.perf_counter()
@@ -51,6 +52,7 @@ def main() -> None:
         if found:
             leaks.append({"frame": frame.index, "boxes": [f.box.as_list() for f in found]})
     report = {
+        "pack": engine.pack_id,
         "clip": CLIP.name,
         "redaction_detector": f"{args.detector} upsample {args.upsample}",
         "check_detector": "cnn upsample 1",
