@@ -33,6 +33,7 @@ def test_verify_plain_pairs_json(
     for key in ("accuracy", "accuracy_std", "auc", "eer", "tar_at_fmr"):
         assert key in summary
     assert summary["auc"] == 1.0 and summary["detector_misses"] == 0
+    assert summary["pack"] == "dlib-resnet-v1"  # every report names its pack
     assert set(summary["tar_at_fmr"]) == {"0.01", "0.001"}
     assert (tmp_path / "out" / "verify.html").is_file()
     assert json.loads((tmp_path / "out" / "verify.json").read_text())["summary"]["pairs"] == 10
@@ -50,3 +51,21 @@ def test_missing_pairs_file_is_one_line(capsys: pytest.CaptureFixture[str], tmp_
 def test_bad_folds_is_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "eval", "detect", "--fddb", str(tmp_path), "--folds", "0-3")
     assert code == 2 and "folds" in err and err.count("\n") == 1
+
+
+def test_eval_takes_a_pack_and_refuses_an_unknown_one(
+    capsys: pytest.CaptureFixture[str], examples: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("obama.jpg obama2.jpg 1\n")
+    for command in (
+        ["verify", "--pairs", str(pairs)],
+        ["identify"],
+        ["fairness", "--utkface", "x"],
+    ):
+        args = ["eval", *command, "--root", str(examples), "--pack", "no-such-pack"]
+        if command[0] == "fairness":
+            utk = str(shared_data / "utkface")
+            args = ["eval", "fairness", "--utkface", utk, "--pack", "no-such-pack"]
+        code, _, err = run(capsys, *args, "--data", str(tmp_path / "data"))
+        assert code == 2 and "unknown model pack 'no-such-pack'" in err, (command, err)
