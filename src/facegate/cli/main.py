@@ -59,6 +59,7 @@ def _register() -> None:
         eval_cmds,
         gallery_cmds,
         install_cmds,
+        liveness_cmds,
         models_cmds,
         privacy_cmds,
         server_cmds,
@@ -70,6 +71,7 @@ def _register() -> None:
     models_cmds.register(app)
     gallery_cmds.register(app)
     eval_cmds.register(app)
+    liveness_cmds.register(app)
     server_cmds.register(app)
     privacy_cmds.register(app)
     video_cmds.register(app)

@@ -89,19 +89,40 @@ def shown(challenge: Challenge, base: Baseline, frame: Observation, t: Threshold
 
 
 def done_at(
-    challenge: Challenge, base: Baseline, frames: Sequence[Observation], t: Thresholds
+    challenge: Challenge,
+    base: Baseline,
+    frames: Sequence[Observation],
+    t: Thresholds,
+    before: Sequence[Observation] = (),
 ) -> int | None:
     """Index of the frame in ``frames`` (those after the prompt) at which ``challenge`` is
-    done, or ``None``. A blink is done when the eyes open again after being shut."""
+    done, or ``None``. Turns and moving closer are swings from the extreme pose since the
+    ``before`` frames (so a head still moving at the prompt is judged from where it got to);
+    a blink is done when the eyes, shut (under 75% of the widest opening seen), open again
+    (to 90% of it)."""
+    yaws = [f.yaw for f in before] or [base.yaw]
+    sizes = [f.size for f in before] or [base.size]
+    low_yaw, high_yaw, small = min(yaws), max(yaws), min(sizes)
+    open_ear = max([f.ear for f in before] or [base.ear])
     closed = False
     for i, frame in enumerate(frames):
+        low_yaw, high_yaw = min(low_yaw, frame.yaw), max(high_yaw, frame.yaw)
+        small = min(small, frame.size)
+        if not closed:
+            open_ear = max(open_ear, frame.ear)
+        if challenge is Challenge.TURN_LEFT and frame.yaw - low_yaw >= t.turn_degrees:
+            return i
+        if challenge is Challenge.TURN_RIGHT and high_yaw - frame.yaw >= t.turn_degrees:
+            return i
+        if challenge is Challenge.MOVE_CLOSER and frame.size >= t.closer_ratio * small:
+            return i
+        if challenge is Challenge.SMILE and shown(challenge, base, frame, t):
+            return i
         if challenge is not Challenge.BLINK:
-            if shown(challenge, base, frame, t):
-                return i
             continue
-        if shown(challenge, base, frame, t):
+        if frame.ear < t.blink_closed_ratio * open_ear:
             closed = True
-        elif closed and frame.ear >= t.blink_open_ratio * base.ear:
+        elif closed and frame.ear >= t.blink_open_ratio * open_ear:
             return i
     return None
 

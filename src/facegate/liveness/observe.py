@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
+import numpy.typing as npt
 
 from facegate.errors import LivenessError
 from facegate.imageio import ImageSource
@@ -44,9 +45,16 @@ def observe(face: Face, image_size: tuple[int, int]) -> Observation:
     """
     if face.landmarks68 is None or len(face.landmarks68) != 68:
         raise LivenessError("liveness needs 68-point landmarks: enable landmarks68 on the engine")
-    pts = face.landmarks68.points.astype(np.float32)
-    pose = signals.head_pose(pts, image_size)
     vector = face.embedding.vector if face.embedding is not None else None
+    return observation_from_points(face.landmarks68.points, vector, image_size)
+
+
+def observation_from_points(
+    points68: npt.ArrayLike, embedding: FloatArray | None, image_size: tuple[int, int]
+) -> Observation:
+    """The observation of a face given its 68 landmarks and embedding."""
+    pts = np.asarray(points68, dtype=np.float32)
+    pose = signals.head_pose(pts, image_size)
     return Observation(
         points=pts,
         ear=signals.eye_aspect_ratio(pts),
@@ -55,7 +63,7 @@ def observe(face: Face, image_size: tuple[int, int]) -> Observation:
         yaw=pose.yaw,
         pitch=pose.pitch,
         size=signals.face_size(pts),
-        embedding=vector,
+        embedding=embedding,
     )
 
 

@@ -7,15 +7,15 @@ since the session started (a monotonic clock); the server turns each frame's fac
 
 Timeline: every challenge is preceded by a "hold still" phase of a random length drawn for the
 session (its frames give the challenge's baseline), then prompted; it must be done within
-``response_s`` of its prompt, and a head turn that was not asked for before it is done fails
-the session, so a recording of another session's challenges, in another order or at other
-times, does not pass. Only head turns count as wrong
+``response_s`` of its prompt, and a head turn that was not asked for (away from the pose the
+session started in) before it is done fails the session, so a recording of another session's
+challenges, in another order or at other times, does not pass. Only head turns count as wrong
 movements: people blink, talk and lean on their own.
 
 Checks on every frame: the nonce, strictly increasing timestamps not ahead of the server's
 clock, the deadline, and one face track (the face closest to the session's first embedding;
 if no face matches it for ``lost_s`` the session fails, so a second person cannot take over).
-After the last challenge, the planarity check: the rigid landmarks of the frames where the head
+Half a second after the last challenge, the planarity check: the rigid landmarks of the frames where the head
 was turned must not be explained by one homography of the baseline frame (a flat photo tilted
 to fake a turn is; a real head, with its parallax, is not).
 """
@@ -62,6 +62,7 @@ class SessionPolicy:
     clock_skew_s: float = 1.0  # frame timestamps may run this far ahead of the server
     continuity: float = 0.9  # cosine similarity to the session's first face (dlib: FMR ~1e-2)
     planar_min: float = 0.06  # median planar residual of turned frames needed for "3-D"
+    settle_s: float = 0.5  # frames kept after the last challenge before the verdict
     thresholds: Thresholds = field(default_factory=Thresholds)
 
 
@@ -79,6 +80,7 @@ class Verdict:
 @dataclass(slots=True)
 class _Track:
     reference: np.ndarray | None = None
+    last: np.ndarray | None = None
     last_seen_ms: float | None = None
 
 
@@ -111,7 +113,8 @@ class LivenessSession:
         self._index = 0
         self._phase_start_ms: float | None = None  # start of the current hold
         self._frames: list[tuple[float, Observation]] = []
-        self._baselines: list[tuple[Baseline, int]] = []  # per done challenge, frame index
+        # per done challenge: its baseline, the first frame of its window, the frame it was done
+        self._baselines: list[tuple[Baseline, int, int]] = []
         self._track = _Track()
         self._last_ms: float | None = None
 
@@ -121,6 +124,8 @@ class LivenessSession:
     def prompt_at_ms(self) -> float | None:
         """When the current challenge is (or will be) prompted, in session time."""
         if self.status is not Status.ACTIVE or self._phase_start_ms is None:
+            return None
+        if self._index >= len(self.challenges):
             return None
         return self._phase_start_ms + 1000.0 * self.holds_s[self._index]
 
@@ -186,15 +191,9 @@ class LivenessSession:
                 chosen = max(embedded, key=lambda f: f.size)
                 track.reference = chosen.embedding
         else:
-            scored = [
-                (float(np.dot(track.reference, f.embedding)), f)
-                for f in faces
-                if f.embedding is not None
-            ]
-            best = max(scored, key=lambda s: s[0], default=None)
-            if best is not None and best[0] >= self.policy.continuity:
-                chosen = best[1]
+            chosen = self._match(faces)
         if chosen is not None:
+            track.last = chosen.embedding
             track.last_seen_ms = ts
             self._frames.append((ts, chosen))
             return None
@@ -202,6 +201,20 @@ class LivenessSession:
         if since is not None and ts - since > 1000.0 * self.policy.lost_s:
             return "the face was lost or changed"
         return None
+
+    def _match(self, faces: Sequence[Observation]) -> Observation | None:
+        """The face that continues the track: similar enough to the session's first face or
+        to the last one tracked (a head turned far from the first pose drifts slowly; a
+        different person is a sudden drop)."""
+        best: tuple[float, Observation] | None = None
+        for face in faces:
+            if face.embedding is None:
+                continue
+            refs = [r for r in (self._track.reference, self._track.last) if r is not None]
+            sim = max(float(np.dot(r, face.embedding)) for r in refs)
+            if best is None or sim > best[0]:
+                best = (sim, face)
+        return best[1] if best is not None and best[0] >= self.policy.continuity else None
 
     def _advance(self) -> str | None:
         """Move through the challenges with the frames seen so far."""
@@ -214,17 +227,20 @@ class LivenessSession:
                 return outcome
             self._index += 1
             self._phase_start_ms = self._frames[outcome][0]
+        if self._frames[-1][0] < self._phase_start_ms + 1000.0 * self.policy.settle_s:
+            return None  # hold still a moment: the frames after the last turn count too
         return self._finish()
 
     def _judge(self, challenge: Challenge, prompt: float) -> int | str | None:
         """The frame index at which ``challenge`` was done, a failure reason, or ``None``
         while it may still be done."""
         window = 1000.0 * self.policy.baseline_s
-        before = [f for t, f in self._frames if prompt - window <= t < prompt]
+        first = next(i for i, (t, _) in enumerate(self._frames) if t >= prompt - window)
         start = next(i for i, (t, _) in enumerate(self._frames) if t >= prompt)
+        before = [f for _, f in self._frames[first:start]]
         base = Baseline.of(before or [self._frames[start][1]])
         after = [f for _, f in self._frames[start:]]
-        hit = done_at(challenge, base, after, self.policy.thresholds)
+        hit = done_at(challenge, base, after, self.policy.thresholds, before)
         wrong = self._wrong_movement(challenge, base, after[: hit if hit is not None else None])
         if wrong is not None:
             return f"{wrong.value} was not asked for (expected {challenge.value})"
@@ -232,34 +248,45 @@ class LivenessSession:
             if self._frames[-1][0] > prompt + 1000.0 * self.policy.response_s:
                 return f"{challenge.value} not done in time"
             return None
-        self._baselines.append((base, start + hit))
+        self._baselines.append((base, first, start + hit))
         return start + hit
 
     def _wrong_movement(
         self, asked: Challenge, base: Baseline, frames: Sequence[Observation]
     ) -> Challenge | None:
-        others = [c for c in TURNS if c is not asked]
+        """A head turn not asked for: away from the baseline *and* past the session's first
+        (neutral) pose in that direction, so coming back to the centre is never one, nor is
+        turning on further the way the previous challenge asked (overshooting)."""
+        t = self.policy.thresholds
+        neutral = self._baselines[0][0] if self._baselines else base
+        previous = self.challenges[self._index - 1] if self._index > 0 else None
         for frame in frames:
-            for other in others:
-                if shown(other, base, frame, self.policy.thresholds):
+            for other in TURNS:
+                if other in (asked, previous) or not shown(other, base, frame, t):
+                    continue
+                if shown(other, neutral, frame, t):
                     return other
         return None
 
     def _finish(self) -> str | None:
-        """Planarity over the frames in which the head was turned from its baseline."""
+        """Planarity: in each turn's frames (from its baseline to the next challenge's, or the
+        end), those turned by ``turn_degrees`` or more from the opposite extreme, against
+        that extreme frame."""
         residuals: list[float] = []
-        reference = self._frames[0][1]
         turn_deg = self.policy.thresholds.turn_degrees
-        for challenge, (base, index) in zip(self.challenges, self._baselines, strict=True):
+        starts = [first for _, first, _ in self._baselines] + [len(self._frames)]
+        for k, challenge in enumerate(self.challenges):
             if challenge not in TURNS:
                 continue
-            ref_frame = min(
-                (f for _, f in self._frames[: index + 1]), key=lambda f: abs(f.yaw - base.yaw)
-            )
-            reference = ref_frame
-            for _, frame in self._frames[: index + 1]:
-                if abs(frame.yaw - base.yaw) >= turn_deg:
-                    residuals.append(planar_residual(reference.points, frame.points))
+            end = max(starts[k + 1], self._baselines[k][2] + 1)
+            window = [f for _, f in self._frames[starts[k] : end]]
+            pick = min if challenge is Challenge.TURN_LEFT else max
+            reference = pick(window, key=lambda f: f.yaw)
+            residuals += [
+                planar_residual(reference.points, f.points)
+                for f in window
+                if abs(f.yaw - reference.yaw) >= turn_deg
+            ]
         self.residual = float(np.median(residuals)) if residuals else 0.0
         if self.residual < self.policy.planar_min:
             return "the face moved like a flat picture (no parallax when turning)"

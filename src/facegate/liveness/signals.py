@@ -34,7 +34,7 @@ RIGID = (*range(0, 27), *range(27, 36), 36, 39, 42, 45)
 # for the dlib points: nose tip, chin, right eye outer corner, left eye outer corner, right
 # mouth corner, left mouth corner. Derived from the widely used "generic head" of
 # learnopencv's head-pose tutorial, turned into a camera-aligned (y down) frame.
-_MODEL_INDEX = (30, 8, 36, 45, 48, 54)
+_MODEL_INDEX = (30, 8, 36, 45, 48, 54, 0, 16)
 _MODEL_3D = np.array(
     [
         (0.0, 0.0, 0.0),
@@ -43,6 +43,8 @@ _MODEL_3D = np.array(
         (225.0, -170.0, 135.0),
         (-150.0, 150.0, 125.0),
         (150.0, 150.0, 125.0),
+        (-330.0, -110.0, 330.0),
+        (330.0, -110.0, 330.0),
     ],
     dtype=np.float64,
 )
