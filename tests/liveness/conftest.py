@@ -47,9 +47,9 @@ def read_frames(path: Path, first: int, last: int) -> list[np.ndarray]:
 
 @pytest.fixture(scope="session")
 def hamilton_turns(engine68: FaceEngine, hamilton_clip: Path) -> Recording:
-    """Frames 80-159 of the Hamilton clip: one singer turns his head to his right (frames
+    """Frames 80-175 of the Hamilton clip: one singer turns his head to his right (frames
     82-100), then to his left (138-152). Timestamps in ms from the clip's frame rate."""
-    frames = read_frames(hamilton_clip, 80, 160)
+    frames = read_frames(hamilton_clip, 80, 176)
     return [
         (1000.0 * k / HAMILTON_FPS, observe_frame(engine68, frame))
         for k, frame in enumerate(frames)

@@ -112,12 +112,13 @@ def _active(
     seed: int,
     progress: Any,
 ) -> None:
-    from facegate.eval.pad_run import attack_photos, evaluate_active, load_clips
+    from facegate.eval.pad_run import attack_photos, evaluate_active, load_clips, photo_banks
 
     eng = engine(base, landmarks68=True)
     clips = load_clips(eng, video, ytf)
     opened, shut = attack_photos(eng, lfw, photos)
-    part = evaluate_active(eng, clips, opened, shut, attacks, seed, progress)
+    banks = photo_banks(eng, opened, shut, progress)
+    part = evaluate_active(clips, banks, attacks, seed)
     _merge(report, part, "active")
 
 

@@ -27,7 +27,7 @@ from facegate.liveness.session import LivenessSession, Recording, Status, Verdic
 from facegate.types import FloatArray, ImageArray
 
 FRAME_SIZE = (640, 480)
-TILTS = tuple(range(-40, 41, 5))
+TILTS = tuple(range(-40, 41, 10))
 PITCHES = (-10, 0, 10)
 MIN_HOLD_S = 0.2
 
@@ -178,7 +178,10 @@ def fit_session(
         holds.append(hold)
     holds += [MIN_HOLD_S] * (len(events) - len(holds))
     session = LivenessSession(challenges, holds_s=holds)
-    return FittedSession(clip.name, challenges, tuple(holds), frames, feed(session, frames))
+    verdict = feed(session, frames)
+    # the recording of this session: the frames it took, up to its verdict
+    used = frames[: session.frames_seen]
+    return FittedSession(clip.name, challenges, tuple(holds), used, verdict)
 
 
 def _fits(chosen: Sequence[Event], events: Sequence[Event]) -> bool:
@@ -259,7 +262,7 @@ class PhotoBank:
 
     def frame(self, pose: PlanePose, shut: bool, rng: random.Random) -> list[Observation]:
         """The faces seen with the print at ``pose`` (nearest render, then in-plane motion)."""
-        tilt = int(5 * round(pose.yaw / 5))
+        tilt = int(10 * round(pose.yaw / 10))
         pitch = 0 if shut else int(10 * round(pose.pitch / 10))
         key = (max(min(tilt, 40), -40), max(min(pitch, 10), -10), shut)
         if key not in self.renders:

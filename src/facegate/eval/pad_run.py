@@ -86,11 +86,11 @@ def attack_photos(
     engine: FaceEngine, lfw: Path, count: int
 ) -> tuple[list[ImageArray], list[ImageArray]]:
     """``count`` LFW photos of different people with open eyes, and each with its eyes
-    replaced by those of the LFW photo with the most closed eyes found among the first 400."""
+    replaced by those of the LFW photo with the most closed eyes among up to 150 people."""
     people = sorted(p for p in lfw.iterdir() if p.is_dir())
     opened: list[tuple[ImageArray, np.ndarray]] = []
     donor: tuple[float, ImageArray, np.ndarray] | None = None
-    for person in people[:: max(1, len(people) // 400)][:400]:
+    for person in people[:: max(1, len(people) // 150)][:150]:
         image = _rgb(sorted(person.glob("*.jpg"))[0])
         faces = observe_frame(engine, image)
         if len(faces) != 1:
@@ -109,24 +109,28 @@ def _outcomes(verdicts: Sequence[Verdict]) -> dict[str, int]:
     return dict(Counter((v.reason or "passed") for v in verdicts).most_common())
 
 
-def evaluate_active(
+def photo_banks(
     engine: FaceEngine,
-    clips: Sequence[Clip],
     photos: Sequence[ImageArray],
     shut: Sequence[ImageArray],
-    attacks: int,
-    seed: int = 13,
     progress: ProgressFn | None = None,
-) -> Report:
-    """Bona fide sessions fitted to ``clips``; ``attacks`` attack sessions split between
-    print, print with synthetic blink and replays (old nonce and new nonce)."""
-    rng = random.Random(seed)
-    bona = [s for clip in clips for s in fitted_sessions(clip)]
+) -> list[PhotoBank]:
+    """The renders of each photo as a print (and its eyes-shut copy)."""
     banks = []
     for i, (photo, closed) in enumerate(zip(photos, shut, strict=True)):
         banks.append(PhotoBank(engine, photo, closed))
         if progress is not None:
             progress("print renders", i + 1, len(photos))
+    return banks
+
+
+def evaluate_active(
+    clips: Sequence[Clip], banks: Sequence[PhotoBank], attacks: int, seed: int = 13
+) -> Report:
+    """Bona fide sessions fitted to ``clips``; ``attacks`` attack sessions split between
+    print, print with synthetic blink and replays (old nonce and new nonce)."""
+    rng = random.Random(seed)
+    bona = [s for clip in clips for s in fitted_sessions(clip)]
     share = {"print": 0.35, "print+synthetic blink": 0.35, "replay (new nonce)": 0.2}
     counts = {k: int(attacks * v) for k, v in share.items()}
     counts["replay (old nonce)"] = attacks - sum(counts.values())

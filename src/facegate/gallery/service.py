@@ -59,8 +59,10 @@ from facegate.gallery.results import (
     SubjectVerifyResult,
 )
 from facegate.imageio import ImageSource
+from facegate.liveness.evidence import LivenessEvidence
+from facegate.liveness.evidence import require as require_liveness
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent, Clock
-from facegate.privacy.purposes import check_purpose_name
+from facegate.privacy.purposes import check_purpose_name, liveness_required
 from facegate.store.crypto import MasterKey
 from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
 from facegate.store.protocol import (
@@ -261,6 +263,7 @@ class Gallery(GalleryAdmin, GalleryFeed):
         *,
         skip_failures: bool = False,
         actor: Actor | None = None,
+        liveness: LivenessEvidence | None = None,
     ) -> EnrollResult:
         """Add one template per image; each image must hold exactly one usable face.
 
@@ -285,6 +288,9 @@ class Gallery(GalleryAdmin, GalleryFeed):
                 self.config,
                 other_packs,
             )
+            if liveness is not None:
+                for _, template in new:
+                    liveness.check(template.vector)
             if failures and not skip_failures:
                 detail = "; ".join(str(err) for _, err in failures)
                 raise EnrollmentError(f"enrolment refused, nothing stored: {detail}", failures)
@@ -300,6 +306,7 @@ class Gallery(GalleryAdmin, GalleryFeed):
                     added_sha = {t.image_sha256 for t in added}
                     skipped = [src.label for src, t in new if t.image_sha256 not in added_sha]
                     decision = f"added {len(added)}, skipped {len(skipped)}, failed {len(failures)}"
+                    decision += f"; {liveness.describe()}" if liveness is not None else ""
                     self.record(AuditEvent("enroll", purpose, (subject.id,), decision), actor)
                 if added:
                     self._index_new_templates(subject, purpose, new, added_sha)
@@ -346,6 +353,10 @@ class Gallery(GalleryAdmin, GalleryFeed):
         ):
             self._index.add(purpose, subject.row, vectors)
 
+    def _liveness_gate(self, purpose: str, evidence: LivenessEvidence | None) -> None:
+        """Refuse when the purpose's policy requires liveness and no evidence came."""
+        require_liveness(liveness_required(self.store.get_purpose(purpose)), evidence, purpose)
+
     # search
 
     def identify(
@@ -357,6 +368,7 @@ class Gallery(GalleryAdmin, GalleryFeed):
         operating_point: str | None = None,
         below_threshold: bool = False,
         actor: Actor | None = None,
+        liveness: LivenessEvidence | None = None,
     ) -> IdentifyResult:
         """Who is each face in ``image``, among the subjects consented for ``purpose``?
 
@@ -368,16 +380,18 @@ class Gallery(GalleryAdmin, GalleryFeed):
         with self._audited(actor, "identify", purpose, ()):
             if not 1 <= top_k <= MAX_TOP_K:
                 raise InvalidRequestError(f"top_k must be between 1 and {MAX_TOP_K}, not {top_k}")
-            self.store.get_purpose(purpose)
-            found = self._identify(
-                self.engine.analyze(image), purpose, top_k, operating_point, below_threshold
-            )
+            self._liveness_gate(purpose, liveness)
+            analysed = self.engine.analyze(image)
+            if liveness is not None:
+                liveness.check(embedding_of(_largest_embedded_face(analysed.faces))[0])
+            found = self._identify(analysed, purpose, top_k, operating_point, below_threshold)
             known = [f.match.subject.id for f in found.faces if f.match is not None]
             listed = sorted({c.subject.id for f in found.faces for c in f.candidates} - set(known))
             tops = [f.similarity for f in found.faces if f.similarity is not None]
             decision = f"{len(known)} known, {len(found.faces) - len(known)} unknown"
             if below_threshold:
                 decision += f"; candidates below threshold listed ({len(listed)} subjects)"
+            decision += f"; {liveness.describe()}" if liveness is not None else ""
             ids = known + (listed if below_threshold else [])
             event = AuditEvent("identify", purpose, ids, decision, max(tops, default=None))
             self.record(event, actor)
@@ -447,9 +461,14 @@ class Gallery(GalleryAdmin, GalleryFeed):
         *,
         operating_point: str | None = None,
         actor: Actor | None = None,
+        liveness: LivenessEvidence | None = None,
     ) -> SubjectVerifyResult:
-        """Is the largest face in ``image`` the enrolled subject (1:1, within ``purpose``)?"""
+        """Is the largest face in ``image`` the enrolled subject (1:1, within ``purpose``)?
+
+        A purpose that requires liveness needs ``liveness`` evidence whose face is the probe's.
+        """
         with self._audited(actor, "verify", purpose, (subject_id,)):
+            self._liveness_gate(purpose, liveness)
             subject = self._subject_in(subject_id, purpose)
             pack = self.engine.pack_id
             vectors = self.store.subject_vectors(subject.id, pack, purpose)
@@ -458,12 +477,15 @@ class Gallery(GalleryAdmin, GalleryFeed):
                     f"subject {subject.id} has no templates of pack {pack} for {purpose!r}"
                 )
             face = _largest_embedded_face(self.engine.analyze(image).faces)
+            if liveness is not None:
+                liveness.check(embedding_of(face)[0])
             similarity = float(np.max(vectors @ embedding_of(face)[0]))
             point = self.engine.calibration.operating_point(
                 operating_point or self.config.verify_operating_point
             )
             match = similarity >= point.threshold
             decision = f"{'match' if match else 'no match'} at {point.name}"
+            decision += f"; {liveness.describe()}" if liveness is not None else ""
             self.record(AuditEvent("verify", purpose, (subject.id,), decision, similarity), actor)
         return SubjectVerifyResult(subject, match, similarity, point, face)
 

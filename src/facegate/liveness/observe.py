@@ -16,7 +16,8 @@ import numpy.typing as npt
 from facegate.errors import LivenessError
 from facegate.imageio import ImageSource
 from facegate.liveness import signals
-from facegate.types import DetectResult, Face, FloatArray
+from facegate.models.base import Landmarker
+from facegate.types import DetectResult, Face, FloatArray, ImageArray
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -78,3 +79,21 @@ def observe_frame(analyzer: FrameAnalyzer, image: ImageSource) -> list[Observati
     """The liveness observation of every face in one frame."""
     found = analyzer.analyze(image)
     return [observe(f, (found.width, found.height)) for f in found.faces]
+
+
+def observe_pixels(
+    analyzer: FrameAnalyzer, pixels: ImageArray, landmarker68: Landmarker | None = None
+) -> list[Observation]:
+    """Observations of the faces in decoded ``pixels``; ``landmarker68`` places the 68
+    points where the analyzer gives none (an engine without ``landmarks68``)."""
+    found = analyzer.analyze(pixels)
+    out = []
+    for face in found.faces:
+        points = face.landmarks68.points if face.landmarks68 is not None else None
+        if points is None and landmarker68 is not None:
+            points = landmarker68.landmarks(pixels, face.box).points
+        if points is None:
+            continue
+        vector = face.embedding.vector if face.embedding is not None else None
+        out.append(observation_from_points(points, vector, (found.width, found.height)))
+    return out

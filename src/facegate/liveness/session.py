@@ -15,9 +15,9 @@ movements: people blink, talk and lean on their own.
 Checks on every frame: the nonce, strictly increasing timestamps not ahead of the server's
 clock, the deadline, and one face track (the face closest to the session's first embedding;
 if no face matches it for ``lost_s`` the session fails, so a second person cannot take over).
-Half a second after the last challenge, the planarity check: the rigid landmarks of the frames where the head
-was turned must not be explained by one homography of the baseline frame (a flat photo tilted
-to fake a turn is; a real head, with its parallax, is not).
+Half a second after the last challenge, the planarity check: the rigid landmarks of the frames
+where the head was turned must not be explained by one homography of the baseline frame (a
+flat photo tilted to fake a turn is; a real head, with its parallax, is not).
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ class SessionPolicy:
     """Timing and anti-spoofing limits of a session (defaults measured on real video)."""
 
     ttl_s: float = 30.0  # deadline after creation
-    hold_min_s: float = 0.4  # "hold still" before each prompt: random in [min, max]
-    hold_max_s: float = 1.2
-    response_s: float = 5.0  # a challenge must be done this long after its prompt
+    hold_min_s: float = 0.5  # "hold still" before each prompt: random in [min, max], so a
+    hold_max_s: float = 3.0  # replayed recording's movements miss the new prompts' windows
+    response_s: float = 3.0  # a challenge must be done this long after its prompt
     baseline_s: float = 0.5  # the hold frames within this of the prompt form the baseline
     lost_s: float = 1.5  # the tracked face may be missing this long
     clock_skew_s: float = 1.0  # frame timestamps may run this far ahead of the server
@@ -117,8 +117,14 @@ class LivenessSession:
         self._baselines: list[tuple[Baseline, int, int]] = []
         self._track = _Track()
         self._last_ms: float | None = None
+        self.frames_seen = 0  # frames submitted, including the one that decided
 
     # -- public
+
+    @property
+    def face_embedding(self) -> np.ndarray | None:
+        """The embedding of the session's face (its first tracked frame)."""
+        return self._track.reference
 
     @property
     def prompt_at_ms(self) -> float | None:
@@ -147,6 +153,7 @@ class LivenessSession:
         time since the session was created (both in ms)."""
         if self.status is not Status.ACTIVE:
             raise LivenessSessionClosedError(f"the session is already {self.status.value}")
+        self.frames_seen += 1
         failure = self._frame_failure(nonce, timestamp_ms, server_ms)
         if failure is None:
             failure = self._track_face(timestamp_ms, faces)
@@ -227,7 +234,8 @@ class LivenessSession:
                 return outcome
             self._index += 1
             self._phase_start_ms = self._frames[outcome][0]
-        if self._frames[-1][0] < self._phase_start_ms + 1000.0 * self.policy.settle_s:
+        last_done = self._phase_start_ms or 0.0
+        if self._frames and self._frames[-1][0] < last_done + 1000.0 * self.policy.settle_s:
             return None  # hold still a moment: the frames after the last turn count too
         return self._finish()
 

@@ -11,6 +11,11 @@ A purposes file (TOML or JSON) lists purposes; ``facegate privacy purposes apply
     keep_images = false                       # facegate never stores images; declared policy
     non_face_alternative = true               # a key fob or PIN must be offered as well
     scopes = ["identify", "enroll"]           # API-key scopes that may act for it
+    liveness_required = true                  # verify and identify need a passed liveness
+                                              # session (default: true for payment and
+                                              # registration purposes; enrolment, which may
+                                              # be from a document photo, takes one as
+                                              # optional evidence)
 
 A purpose whose legal basis is not consent sets ``consent_required = false`` and must name the
 law in ``legal_basis_reference``; reports list such purposes.
@@ -71,6 +76,12 @@ class PurposeConfig(BaseModel):
     keep_images: bool = Field(False, title="Images may be kept (declared; facegate stores none)")
     non_face_alternative: bool = Field(True, title="A non-face alternative must be offered")
     scopes: list[str] = Field(default_factory=list, title="API-key scopes that may use it")
+    liveness_required: bool | None = Field(
+        None,
+        title="Liveness required",
+        description="Verify and identify need a passed liveness session (enrolment takes one "
+        "as optional evidence). Unset: required for payment and registration purposes.",
+    )
 
     @model_validator(mode="after")
     def _basis_is_consistent(self) -> PurposeConfig:
@@ -98,7 +109,22 @@ class PurposeConfig(BaseModel):
             self.keep_images,
             self.non_face_alternative,
             tuple(sorted(set(self.scopes))),
+            self.liveness_required,
         )
+
+
+LIVENESS_BY_DEFAULT = ("payment", "payments", "pay", "registration", "register", "kyc")
+
+
+def liveness_required(purpose: Purpose) -> bool:
+    """Whether the purpose needs a passed liveness session: its own setting, else true for
+    payment and registration purposes (names whose first part, before ``:``, ``-`` or ``.``,
+    is one of :data:`LIVENESS_BY_DEFAULT`, e.g. ``payment``, ``payment:till-3``,
+    ``registration-sim``)."""
+    if purpose.liveness_required is not None:
+        return purpose.liveness_required
+    head = re.split(r"[:.\-_]", purpose.name, maxsplit=1)[0]
+    return head in LIVENESS_BY_DEFAULT
 
 
 def purpose_dict(p: Purpose) -> dict[str, Any]:
@@ -113,6 +139,7 @@ def purpose_dict(p: Purpose) -> dict[str, Any]:
         "keep_images": p.keep_images,
         "non_face_alternative": p.non_face_alternative,
         "scopes": list(p.scopes),
+        "liveness_required": liveness_required(p),
         "created_at": p.created_at.isoformat(),
     }
 

@@ -13,7 +13,15 @@ from facegate.config import Settings
 from facegate.server import docs, openapi, problems
 from facegate.server.deps import on_problem
 from facegate.server.metrics import Metrics, ObservedApp
-from facegate.server.routers import audit, inference, purposes, streams, subjects, system
+from facegate.server.routers import (
+    audit,
+    inference,
+    liveness,
+    purposes,
+    streams,
+    subjects,
+    system,
+)
 from facegate.server.services import EngineFactory, Services, default_engine_factory
 
 
@@ -44,6 +52,7 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
     for router in (inference.router, subjects.router, purposes.router, audit.router, system.router):
         app.include_router(router)
     app.include_router(streams.router)
+    app.include_router(liveness.router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
     app.add_middleware(ObservedApp, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app

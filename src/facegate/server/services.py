@@ -11,11 +11,14 @@ from datetime import timedelta
 from fastapi import Request
 
 from facegate.config import Settings
-from facegate.errors import FacegateError
+from facegate.errors import FacegateError, PurposeNotFoundError
 from facegate.gallery.service import Gallery
+from facegate.liveness.evidence import LivenessEvidence
+from facegate.liveness.evidence import require as require_liveness
 from facegate.privacy.audit import Actor, AuditEvent
-from facegate.privacy.purposes import load_purposes
+from facegate.privacy.purposes import liveness_required, load_purposes
 from facegate.server.keys import ApiKey, KeyStore
+from facegate.server.liveness_sessions import LivenessSessions
 from facegate.server.metrics import Metrics
 from facegate.server.streams import StreamEngine, StreamManager
 from facegate.server.workers import InferencePool, ServerEngine
@@ -97,6 +100,7 @@ class Services:
     metrics: Metrics
     sweeper: Sweeper | None = field(default=None)
     streams: StreamManager | None = field(default=None)
+    liveness: LivenessSessions = field(default_factory=LivenessSessions)
 
     @classmethod
     def start(cls, settings: Settings, factory: EngineFactory, metrics: Metrics) -> Services:
@@ -151,3 +155,17 @@ class Services:
         (detect, pair verify, refusals before the gallery was reached)."""
         event = AuditEvent(operation, purpose, subject_ids, decision, score)
         self.gallery.record(event, actor_of(request, key))
+
+    def liveness_evidence(
+        self, key: ApiKey, purpose: str, session_id: str | None
+    ) -> LivenessEvidence | None:
+        """The evidence of ``key``'s passed liveness session ``session_id`` (spent now), or
+        ``None`` without one; 409 when the purpose's policy requires liveness and none came."""
+        if session_id is not None:
+            return self.liveness.spend(session_id, key.id)
+        try:
+            policy = self.gallery.store.get_purpose(purpose)
+        except PurposeNotFoundError:
+            return None
+        require_liveness(liveness_required(policy), None, purpose)
+        return None

@@ -45,6 +45,7 @@ def purpose_value(row: PurposeRow) -> Purpose:
         bool(row.keep_images),
         bool(row.non_face_alternative),
         tuple(v for v in row.scopes.split(",") if v),
+        row.liveness_required,
     )
 
 
@@ -108,6 +109,7 @@ class LifecycleQueries:
             row.keep_images = purpose.keep_images
             row.non_face_alternative = purpose.non_face_alternative
             row.scopes = ",".join(purpose.scopes)
+            row.liveness_required = purpose.liveness_required
             s.flush()
             record_changes(s, self._clock(), "purpose", [None], purpose.name)
             return purpose_value(row)

@@ -51,6 +51,7 @@ class Purpose:
     keep_images: bool = False
     non_face_alternative: bool = True
     scopes: tuple[str, ...] = ()
+    liveness_required: bool | None = None  # None: the default for the purpose's name
 
     def allows_scope(self, scope: str) -> bool:
         return not self.scopes or scope in self.scopes or "admin" in self.scopes

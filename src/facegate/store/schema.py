@@ -123,6 +123,7 @@ class PurposeRow(Base):
         Boolean, nullable=False, default=True, server_default="1"
     )
     scopes: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
+    liveness_required: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
 
 
 class ConsentRow(Base):

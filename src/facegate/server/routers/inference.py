@@ -32,6 +32,9 @@ class VerifyFields(BaseModel):
     subject_id: str | None = Field(
         None, description="Compare `image` with this enrolled subject instead of image_a/image_b."
     )
+    liveness_session_id: str | None = Field(
+        None, max_length=64, description="A passed liveness session (needed by some purposes)."
+    )
 
 
 class IdentifyFields(BaseModel):
@@ -43,6 +46,9 @@ class IdentifyFields(BaseModel):
     operating_point: str | None = Field(None, description="e.g. fpir=1e-2 (the default)")
     below_threshold: bool = Field(
         False, description="Admin only, audited: also list candidates below the operating point."
+    )
+    liveness_session_id: str | None = Field(
+        None, max_length=64, description="A passed liveness session (needed by some purposes)."
     )
 
 
@@ -84,12 +90,20 @@ async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dic
     check_purpose(request, key, "verify", fields.purpose)
     point = fields.operating_point
     actor = actor_of(request, key)
+    evidence = await run_in_threadpool(
+        services.liveness_evidence, key, fields.purpose, fields.liveness_session_id
+    )
     if fields.subject_id is not None:
         image, subject_id = payload.image("image"), fields.subject_id
 
         def against_subject(_: ServerEngine) -> dict[str, Any]:
             found = services.gallery.verify(
-                image, subject_id, fields.purpose, operating_point=point, actor=actor
+                image,
+                subject_id,
+                fields.purpose,
+                operating_point=point,
+                actor=actor,
+                liveness=evidence,
             )
             return found.to_dict()
 
@@ -99,11 +113,16 @@ async def verify(request: Request, key: VerifyKey, services: ServicesDep) -> dic
     a, b = payload.image("image_a"), payload.image("image_b")
 
     def pair(engine: ServerEngine) -> dict[str, Any]:
-        return engine.verify(a, b, operating_point=point).to_dict()
+        found = engine.verify(a, b, operating_point=point)
+        if evidence is not None:
+            probe = found.face_a.embedding
+            evidence.check(probe.vector if probe is not None else None)
+        return found.to_dict()
 
     result = await services.pool.run(pair)
     services.metrics.faces.labels("verify").inc(2)
     decision = f"{'match' if result['match'] else 'no match'} at {result['operating_point']} (pair)"
+    decision += f"; {evidence.describe()}" if evidence is not None else ""
     await run_in_threadpool(
         services.record, request, key, "verify", fields.purpose, [], decision, result["similarity"]
     )
@@ -123,6 +142,9 @@ async def identify(request: Request, key: IdentifyKey, services: ServicesDep) ->
         raise PermissionDeniedError("below_threshold needs an admin key")
     image = payload.image("image")
     actor = actor_of(request, key)
+    evidence = await run_in_threadpool(
+        services.liveness_evidence, key, fields.purpose, fields.liveness_session_id
+    )
 
     def run(_: ServerEngine) -> dict[str, Any]:
         found = services.gallery.identify(
@@ -132,6 +154,7 @@ async def identify(request: Request, key: IdentifyKey, services: ServicesDep) ->
             operating_point=fields.operating_point,
             below_threshold=fields.below_threshold,
             actor=actor,
+            liveness=evidence,
         )
         return found.to_dict()
 

@@ -71,6 +71,9 @@ class FacesIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     purpose: str = PurposeField
     skip_failures: bool = Field(False, description="Store the good images, report the rest.")
+    liveness_session_id: str | None = Field(
+        None, max_length=64, description="A passed liveness session (needed by some purposes)."
+    )
 
 
 def _held_for(services: Services, subject_id: str) -> set[str]:
@@ -192,10 +195,20 @@ async def enroll_faces(
     await run_in_threadpool(_visible, services, key, subject_id)
     images: list[Any] = payload.all_images("image", "images")
     actor = actor_of(request, key)
+    evidence = (  # enrolment may be from a document photo: liveness is optional evidence
+        await run_in_threadpool(services.liveness.spend, fields.liveness_session_id, key.id)
+        if fields.liveness_session_id is not None
+        else None
+    )
 
     def run(_: ServerEngine) -> dict[str, Any]:
         result = services.gallery.enroll(
-            subject_id, images, fields.purpose, skip_failures=fields.skip_failures, actor=actor
+            subject_id,
+            images,
+            fields.purpose,
+            skip_failures=fields.skip_failures,
+            actor=actor,
+            liveness=evidence,
         )
         return result.to_dict()
 

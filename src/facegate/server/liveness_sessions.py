@@ -1,0 +1,168 @@
+"""Liveness sessions held by the server: created, fed frames, read, and spent as evidence.
+
+Sessions live in memory (they last seconds); each belongs to the API key that created it. A
+passed session can be spent once, within ``evidence_s`` of passing, as the liveness evidence
+of one verify, identify or enrol call. The server's clock (monotonic) decides deadlines.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from facegate.errors import LivenessRequiredError, LivenessSessionNotFoundError
+from facegate.liveness.challenges import PROMPTS, Challenge, draw_challenges
+from facegate.liveness.evidence import METHOD, LivenessEvidence
+from facegate.liveness.observe import Observation
+from facegate.liveness.session import LivenessSession, SessionPolicy, Status, Verdict
+from facegate.models.base import Landmarker
+
+Clock = Callable[[], float]
+Draw = Callable[[], tuple[tuple[Challenge, ...], tuple[float, ...] | None]]
+
+
+def _random_draw() -> tuple[tuple[Challenge, ...], tuple[float, ...] | None]:
+    return draw_challenges(), None
+
+
+@dataclass(slots=True)
+class Entry:
+    session: LivenessSession
+    key_id: str
+    created: float
+    passed_at: float | None = None
+    spent: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class LivenessSessions:
+    """The server's liveness sessions (thread-safe)."""
+
+    def __init__(
+        self,
+        policy: SessionPolicy | None = None,
+        *,
+        clock: Clock = time.monotonic,
+        evidence_s: float = 120.0,
+        max_sessions: int = 10_000,
+    ) -> None:
+        self.policy = policy or SessionPolicy()
+        self.clock = clock
+        self.evidence_s = evidence_s
+        self.max_sessions = max_sessions
+        self.draw: Draw = _random_draw
+        self._entries: dict[str, Entry] = {}
+        self._lock = threading.Lock()
+        self._landmarker: Landmarker | None = None
+
+    def landmarker68(self) -> Landmarker:
+        """dlib's 68-point predictor (built on first use) for engines that give 5 points."""
+        with self._lock:
+            if self._landmarker is None:
+                from facegate.models.dlib_runtime import DlibShapePredictor
+
+                self._landmarker = DlibShapePredictor(68)
+            return self._landmarker
+
+    def _purge(self, now: float) -> None:
+        keep = 1.0 * self.policy.ttl_s + self.evidence_s
+        for sid in [s for s, e in self._entries.items() if now - e.created > keep]:
+            del self._entries[sid]
+
+    def create(self, key_id: str) -> tuple[str, Entry]:
+        challenges, holds = self.draw()
+        session = LivenessSession(challenges, policy=self.policy, holds_s=holds)
+        now = self.clock()
+        with self._lock:
+            self._purge(now)
+            if len(self._entries) >= self.max_sessions:
+                oldest = min(self._entries, key=lambda s: self._entries[s].created)
+                del self._entries[oldest]
+            sid = "lv_" + secrets.token_urlsafe(12)
+            entry = Entry(session, key_id, now)
+            self._entries[sid] = entry
+        return sid, entry
+
+    def get(self, sid: str, key_id: str) -> Entry:
+        """The session ``sid`` of ``key_id`` (another key's session reads as unknown)."""
+        with self._lock:
+            entry = self._entries.get(sid)
+        if entry is None or entry.key_id != key_id:
+            raise LivenessSessionNotFoundError(f"no liveness session {sid!r}")
+        return entry
+
+    def elapsed_ms(self, entry: Entry) -> float:
+        return 1000.0 * (self.clock() - entry.created)
+
+    def submit(
+        self, sid: str, key_id: str, nonce: str, timestamp_ms: float, faces: Sequence[Observation]
+    ) -> Verdict:
+        entry = self.get(sid, key_id)
+        with entry.lock:
+            verdict = entry.session.submit(nonce, timestamp_ms, faces, self.elapsed_ms(entry))
+            if verdict.status is Status.PASSED and entry.passed_at is None:
+                entry.passed_at = self.clock()
+        return verdict
+
+    def verdict(self, sid: str, key_id: str) -> Verdict:
+        entry = self.get(sid, key_id)
+        with entry.lock:
+            return entry.session.expire(self.elapsed_ms(entry))
+
+    def spend(self, sid: str, key_id: str) -> LivenessEvidence:
+        """The evidence of a passed session, once; 409 if it did not pass, was spent or is
+        too old."""
+        try:
+            entry = self.get(sid, key_id)
+        except LivenessSessionNotFoundError as exc:
+            raise LivenessRequiredError(str(exc)) from exc
+        with entry.lock:
+            session = entry.session
+            if session.status is not Status.PASSED or entry.passed_at is None:
+                raise LivenessRequiredError(
+                    f"liveness session {sid} has not passed ({session.status.value})"
+                )
+            if entry.spent:
+                raise LivenessRequiredError(f"liveness session {sid} was already used")
+            if self.clock() - entry.passed_at > self.evidence_s:
+                raise LivenessRequiredError(f"liveness session {sid} passed too long ago")
+            entry.spent = True
+            detail = (
+                f"challenges {','.join(c.value for c in session.challenges)}; "
+                f"planar residual {session.residual or 0.0:.3f}"
+            )
+            point = f"planar>={session.policy.planar_min:g}"
+            return LivenessEvidence(
+                sid, True, METHOD, point, detail, session.face_embedding,
+                session.policy.continuity,
+            )  # fmt: skip
+
+
+def session_json(sid: str, entry: Entry, verdict: Verdict, elapsed_ms: float) -> dict[str, Any]:
+    """The JSON of a session: what to show now, and the verdict once there is one."""
+    session = entry.session
+    current = verdict.challenge
+    return {
+        "id": sid,
+        "status": verdict.status.value,
+        "challenges": [c.value for c in session.challenges],
+        "done": [c.value for c in verdict.done],
+        "challenge": current.value if current is not None else None,
+        "prompt": PROMPTS[current] if current is not None else _idle_prompt(verdict),
+        "reason": verdict.reason,
+        "planar_residual": verdict.planar_residual,
+        "elapsed_ms": round(elapsed_ms, 1),
+        "deadline_ms": 1000.0 * session.policy.ttl_s,
+    }
+
+
+def _idle_prompt(verdict: Verdict) -> str:
+    if verdict.status is Status.PASSED:
+        return "Done"
+    if verdict.status is Status.FAILED:
+        return "Liveness check failed"
+    return "Look at the camera and hold still"
