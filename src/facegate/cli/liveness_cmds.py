@@ -2,23 +2,31 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from facegate.cli.common import DataOpt, JsonOpt, emit_json, engine, settings
+from facegate.cli.progress import progress_bar
 from facegate.errors import ConfigError
+from facegate.types import ProgressFn
 
 liveness_app = typer.Typer(help="Liveness: train the texture PAD baseline.", no_args_is_help=True)
 
 DEFAULT_MODEL = Path("pad") / "texture.npz"
 
 
-def _progress_bar(enabled: bool) -> Any:
-    from facegate.cli.eval_cmds import _progress
-
-    return _progress(enabled)
+@contextmanager
+def _progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
+    """The terminal progress bar, or none (``--json``)."""
+    if not enabled:
+        yield None
+        return
+    with progress_bar() as progress:
+        yield progress
 
 
 @liveness_app.command("train")

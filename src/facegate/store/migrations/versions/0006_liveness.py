@@ -1,7 +1,7 @@
 """Purpose policy: whether a passed liveness check is required (null: the default for the name).
 
-Revision ID: 0005_liveness
-Revises: 0004_change_feed
+Revision ID: 0006_liveness
+Revises: 0005_template_ids
 Create Date: 2026-12-01
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005_liveness"
-down_revision = "0004_change_feed"
+revision = "0006_liveness"
+down_revision = "0005_template_ids"
 branch_labels = None
 depends_on = None
 
