@@ -3,12 +3,12 @@
 Clusters are always fitted on people disjoint from those reported on:
 
 - UTKFace (adults 20-59, FMR per race at one global threshold): the 1,500 files are split in
-  two halves (fixed seed); normalisation fitted on the other half (all ages) plus one LFW photo
-  per person is applied to impostor pairs within each race of this half; the counts of both
-  halves are pooled. UTKFace has no identity labels: a person with two files in different
+  two halves (fixed seed); normalisation fitted on the other half (ages ``--fit-ages``) plus
+  one LFW photo per person is applied to impostor pairs within each race of this half; both
+  halves' counts are pooled. UTKFace has no identity labels: a person with two files in different
   halves would break the split (rare in UTKFace; not checkable).
-- LFW view 2 (10-fold accuracy, the protocol's own thresholds): normalisation fitted on all of
-  UTKFace is applied to every pair score.
+- LFW view 2 (10-fold accuracy, the protocol's own thresholds): normalisation fitted on
+  UTKFace (ages --fit-ages) is applied to every pair score.
 
 The "raw" rows use the same global threshold as the normalised ones (the fitted set's own
 ``thr_G`` at ``--fmr``), plus the pack's shipped calibration where it has one. Run:
@@ -63,6 +63,10 @@ def race_table(counts: dict[str, list[int]]) -> dict[str, Any]:
     }
 
 
+def adult(face: Any, ages: tuple[int, int]) -> bool:
+    return ages[0] <= face.age <= ages[1]
+
+
 def utk_measure(
     utk: list[Any],
     vec: dict[Path, np.ndarray],
@@ -70,6 +74,7 @@ def utk_measure(
     k: int,
     fmr: float,
     shipped: float | None,
+    ages: tuple[int, int],
 ) -> dict[str, Any]:
     have = [f for f in utk if f.path in vec]
     order = np.random.default_rng(0).permutation(len(have))
@@ -78,7 +83,8 @@ def utk_measure(
     counts: dict[str, dict[str, list[int]]] = {kd: {r: [0, 0] for r in UTK_RACES} for kd in kinds}
     fitted = []
     for h in (0, 1):
-        fit = np.concatenate([np.stack([vec[f.path] for f in halves[1 - h]]), lfw_fit])
+        other = [vec[f.path] for f in halves[1 - h] if adult(f, ages)]
+        fit = np.concatenate([np.stack(other), lfw_fit])
         norm = fit_fair_normaliser(fit, k=k, fmr=fmr, source="UTKFace other half + LFW")
         fitted.append(
             {
@@ -131,6 +137,7 @@ def main() -> None:
     ap.add_argument("--folds", default="1-10", help="LFW view-2 folds, e.g. 1-2")
     ap.add_argument("--k", type=int, default=20, help="clusters")
     ap.add_argument("--fmr", type=float, default=1e-3)
+    ap.add_argument("--fit-ages", default="20-59", help="ages of the UTKFace faces fitted on")
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=REPO / "bench/.cache/fair_norm.sqlite")
     ap.add_argument("--out", type=Path, default=None)
@@ -163,18 +170,22 @@ def main() -> None:
         if path in vec:
             first.setdefault(path.parent.name, vec[path])
     lfw_fit = np.stack(list(first.values()))
-    utk_all = np.stack([vec[f.path] for f in utk if f.path in vec])
+    a_lo, _, a_hi = args.fit_ages.partition("-")
+    ages = (int(a_lo), int(a_hi))
+    utk_all = np.stack([vec[f.path] for f in utk if f.path in vec and adult(f, ages)])
     result = {
         "pack": engine.pack_id,
         "k": args.k,
         "fmr": args.fmr,
-        "utkface_adults_20_59": utk_measure(utk, vec, lfw_fit, args.k, args.fmr, shipped),
+        "utkface_adults_20_59": utk_measure(utk, vec, lfw_fit, args.k, args.fmr, shipped, ages),
+        "fit_ages": args.fit_ages,
         "lfw": lfw_measure(pairs, vec, fit_fair_normaliser(utk_all, args.k, args.fmr)),
         "lfw_folds": args.folds,
         "lfw_fit_people": len(lfw_fit),
         "seconds": round(time.perf_counter() - start, 1),
         "machine": {"cores": os.cpu_count(), "load_average": [load0, os.getloadavg()]},
-        "command": f"bench/fair_norm.py --pack {args.pack} --folds {args.folds} --k {args.k}",
+        "command": f"bench/fair_norm.py --pack {args.pack} --folds {args.folds} --k {args.k} "
+        f"--fit-ages {args.fit_ages}",
     }
     out = args.out or REPO / "bench" / "results" / f"fair_norm-{args.pack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
