@@ -75,6 +75,46 @@ def embed_all(
     return out
 
 
+def embed_all_cached(
+    paths: list[Path],
+    workers: int,
+    cache_file: Path,
+    pack: str,
+    home: Path | None,
+    only_cached: bool = False,
+) -> tuple[list[Path], np.ndarray]:
+    """The same vectors through facegate's eval cache (shared with bench/lfw_accuracy.py and
+    ``facegate eval``: an LFW run of the pack leaves nothing to compute here)."""
+    import functools
+
+    from facegate.config import ImageLimits
+    from facegate.eval.cache import EmbeddingCache, sha256_of
+    from facegate.eval.extract import RECORD_VERSION, Extractor, Task, choose_face
+
+    config = EngineConfig(pack=pack, detector="hog", upsample=1, runtime="onnx")
+    engine = FaceEngine(config, home=home)
+    variant = f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}"
+    factory = functools.partial(FaceEngine, config, ImageLimits(), home=home)
+    with EmbeddingCache(cache_file) as cache:
+        if only_cached:  # people whose photo an earlier (partial) run already embedded
+            key = f"analyze|{variant}|r{RECORD_VERSION}"
+            paths = [p for p in paths if cache.get(engine.pack_id, key, sha256_of(p.read_bytes()))]
+        extractor = Extractor(
+            factory, pack_id=engine.pack_id, variant=variant, cache=cache, workers=workers
+        )
+        records = extractor.run(paths, Task("analyze"))
+    print(f"{extractor.stats.cached} from cache, {extractor.stats.computed} computed")
+    dim: int | None = None
+    rows: list[np.ndarray | None] = []
+    for path in paths:
+        rec = records[path]
+        k = None if rec.error or rec.embeddings.shape[1] == 0 else choose_face(rec, "centre")
+        rows.append(None if k is None else np.asarray(rec.embeddings[k], np.float32))
+    dim = dim or next(r for r in rows if r is not None).shape[0]
+    vectors = np.stack([r if r is not None else np.full(dim, np.nan, np.float32) for r in rows])
+    return paths, vectors
+
+
 def impostor_scores(vectors: np.ndarray) -> np.ndarray:
     ok = vectors[~np.isnan(vectors).any(axis=1)]
     sims = ok @ ok.T
@@ -102,12 +142,28 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--pack", default="dlib")
     ap.add_argument("--home", type=Path, default=None, help="data dir (where a pack is installed)")
+    ap.add_argument(
+        "--eval-cache",
+        type=Path,
+        default=None,
+        help="embed through facegate's eval cache (ONNX runtime), e.g. DATA_DIR/eval-cache.sqlite",
+    )
+    ap.add_argument(
+        "--only-cached",
+        action="store_true",
+        help="with --eval-cache: only the people whose photo is already in the cache",
+    )
     ap.add_argument("--out", type=Path, default=REPO / "src/facegate/models/packs")
     args = ap.parse_args()
 
     paths = first_images(args.lfw, args.people)
-    cache = REPO / "bench" / ".cache" / f"calibration-{args.pack}.npz"
-    vectors = embed_all(paths, args.workers, cache, args.pack, args.home)
+    if args.eval_cache is not None:
+        paths, vectors = embed_all_cached(
+            paths, args.workers, args.eval_cache, args.pack, args.home, args.only_cached
+        )
+    else:
+        cache = REPO / "bench" / ".cache" / f"calibration-{args.pack}.npz"
+        vectors = embed_all(paths, args.workers, cache, args.pack, args.home)
     scores = impostor_scores(vectors)
     missed = int(np.isnan(vectors).any(axis=1).sum())
     table = fmr_table(scores)

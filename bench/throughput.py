@@ -12,7 +12,10 @@ Measures, on the same images in the same process:
 - end-to-end images/s on single-face LFW photos: face_recognition's face_locations +
   face_encodings against facegate's analyze (one image at a time) and analyze_many (a batch
   over both cores);
-- peak resident memory of a fresh process with every facegate model loaded.
+- peak resident memory of a fresh process with every facegate model loaded;
+- embedding faces/s per pack (``--packs dlib,mobilefacenet --home DIR``), with and without
+  test-time flip; ``--packs-only`` runs just that (no face_recognition needed) and writes
+  bench/results/throughput_packs.json.
 Writes bench/results/throughput.json.
 """
 
@@ -105,7 +108,78 @@ def peak_memory_mb(photo: Path) -> dict[str, Any]:
     return result
 
 
+def pack_embedding_rates(packs: list[str], home: Path, photos: list[Any]) -> dict[str, Any]:
+    """Embedding faces/s per pack on the same photos: chips cut once (the pack's alignment),
+    then the embedder alone, and with test-time flip (twice the work)."""
+    import numpy as np
+
+    from facegate.config import EngineConfig
+    from facegate.models.flip import flip_average
+    from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
+    from facegate.pipeline.engine import FaceEngine
+
+    rates: dict[str, Any] = {}
+    for name in packs:
+        engine = FaceEngine(EngineConfig(pack=name, landmarks68=True), home=home).load()
+        arcface = engine.alignment == "arcface-112"
+        chips = []
+        for img in photos:
+            for face in engine.detect(img).faces:
+                if arcface and face.landmarks68 is not None:
+                    chips.append(arcface_chip(img, arcface_points_from_68(face.landmarks68)))
+                elif not arcface and face.landmarks is not None:
+                    chips.append(face_chip(img, face.landmarks))
+        stack = np.stack(chips)
+        embedder = engine._backends()[2]
+        t_plain = timed(lambda e=embedder, c=stack: e.embed(c), 3)
+        t_flip = timed(lambda e=embedder, c=stack: flip_average(e, c), 3)
+        rates[name] = {
+            "pack_id": engine.pack_id,
+            "faces": len(stack),
+            "chip": int(stack.shape[1]),
+            "embedding_faces_per_s": len(stack) / t_plain,
+            "with_flip_faces_per_s": len(stack) / t_flip,
+        }
+        print(json.dumps({name: rates[name]}), flush=True)
+    return rates
+
+
+def packs_only(args: argparse.Namespace) -> None:
+    from facegate.imageio import decode
+
+    lfw = sorted((DATA / "lfw").glob("*/*_0001.jpg"))[::97][: args.images]
+    photos = [decode(p) for p in lfw]
+    result: dict[str, Any] = {
+        "machine": machine(),
+        "command": "bench/throughput.py " + " ".join(sys.argv[1:]),
+        "embedding_per_pack": pack_embedding_rates(args.packs.split(","), args.home, photos),
+    }
+    result["machine"]["load_average_end"] = os.getloadavg()
+    out = REPO / "bench" / "results" / "throughput_packs.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=1) + "\n")
+
+
 def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--images", type=int, default=40, help="single-face LFW photos")
+    ap.add_argument("--fddb", type=int, default=8, help="FDDB photos for the CNN detector")
+    ap.add_argument("--packs", default="dlib", help="comma-separated packs for embedding rates")
+    ap.add_argument("--home", type=Path, default=HOME, help="data dir where packs are installed")
+    ap.add_argument(
+        "--packs-only",
+        action="store_true",
+        help="only the per-pack embedding rates (no face_recognition needed); "
+        "writes bench/results/throughput_packs.json",
+    )
+    args = ap.parse_args()
+    if args.packs_only:
+        packs_only(args)
+        return
+    compare(args)
+
+
+def compare(args: argparse.Namespace) -> None:
     import face_recognition as fr
     import numpy as np
 
@@ -115,11 +189,6 @@ def main() -> None:
     from facegate.models.convert import convert_all
     from facegate.pipeline.engine import FaceEngine
     from facegate.types import BBox
-
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--images", type=int, default=40, help="single-face LFW photos")
-    ap.add_argument("--fddb", type=int, default=8, help="FDDB photos for the CNN detector")
-    args = ap.parse_args()
 
     convert_all(HOME)
     result: dict[str, Any] = {"machine": machine(), "command": "bench/throughput.py"}
@@ -212,6 +281,7 @@ def main() -> None:
     }
     print(json.dumps(result["end_to_end_images_per_s"]))
 
+    result["embedding_per_pack"] = pack_embedding_rates(args.packs.split(","), args.home, photos)
     result["peak_memory_mb"] = peak_memory_mb(DATA / "face_recognition/examples/two_people.jpg")
     result["machine"]["load_average_end"] = os.getloadavg()
     print(json.dumps(result["peak_memory_mb"]))
