@@ -55,6 +55,10 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
     engine = FaceEngine(config, home=args.home)
     factory = functools.partial(FaceEngine, config, ImageLimits(), home=args.home)
     pairs = read_lfw_pairs(args.lfw / "pairs.txt", args.lfw)
+    if args.folds is not None:  # a subset of the folds, each tested with the others' threshold
+        first, _, last = args.folds.partition("-")
+        wanted = range(int(first) - 1, int(last or first))
+        pairs = [p for p in pairs if p.fold in wanted]
     start = time.perf_counter()
     with EmbeddingCache(cache_path) as cache:
         extractor = Extractor(
@@ -86,6 +90,9 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared" / "data" / "lfw")
     parser.add_argument("--pack", default="dlib", help="model pack (installed under --home)")
     parser.add_argument("--home", type=Path, default=None, help="data dir of installed packs")
+    parser.add_argument(
+        "--folds", default=None, help="only these view-2 folds, e.g. 1-5 (default: all 10)"
+    )
     parser.add_argument("--detector", choices=["hog", "cnn"], default="hog")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--runtime", choices=["dlib", "onnx"], default="dlib")
@@ -118,6 +125,7 @@ def main() -> None:
     out = {
         "benchmark": "LFW view-2 10-fold verification accuracy",
         "dataset": str(args.lfw),
+        "folds": args.folds or "1-10",
         "command": ".venv/bin/python " + " ".join(sys.argv),
         "engine": {
             "pack": args.pack,
