@@ -25,7 +25,7 @@ import numpy as np
 
 from facegate.config import EngineConfig, ImageLimits
 from facegate.eval.datasets import read_lfw_pairs
-from facegate.eval.metrics import kfold_accuracy, tar_at_fmr
+from facegate.eval.metrics import kfold_accuracy, split_folds, tar_at_fmr
 from facegate.models import factory
 from facegate.models.flip import flip_average
 from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
@@ -84,6 +84,8 @@ def pack_result(
     ok = np.array([p.a in plain and p.b in plain for p in pairs])
     same = np.array([p.same for p in pairs])
     fold = np.array([p.fold for p in pairs])
+    if len(set(fold.tolist())) < 2:  # one view-2 fold: ten folds dealt round-robin within it
+        fold = split_folds(len(pairs))
     result: dict[str, Any] = {"pack_id": engine.pack_id}
     for name, table in (("no_flip", plain), ("flip", flipped)):
         scores = np.array(
