@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -182,3 +183,21 @@ def test_connection_kept_after_hostile_input(live: str, keys: Keys) -> None:
             assert status == 200 and health["status"] == "ok"
     finally:
         http.close()
+
+
+def test_readyz_not_ready_is_a_problem(settings: Settings) -> None:
+    loaded = threading.Event()
+
+    class SlowEngine(FakeEngine):
+        def load(self) -> SlowEngine:
+            loaded.wait(30)
+            return self
+
+    app = create_app(settings, engine_factory=lambda: SlowEngine(settings.image))
+    with TestClient(app) as client:
+        try:
+            r = client.get("/readyz")
+            assert r.status_code == 503 and r.headers["content-type"].startswith(PROBLEM)
+            assert r.json()["state"] == "loading" and r.headers["retry-after"] == "1"
+        finally:
+            loaded.set()

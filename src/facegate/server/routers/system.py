@@ -6,7 +6,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Response
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST
 
@@ -26,13 +26,19 @@ async def healthz() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(services: ServicesDep) -> JSONResponse:
-    """Ready when every inference worker has loaded its models (503 until then)."""
+async def readyz(request: Request, services: ServicesDep) -> JSONResponse:
+    """Ready when every inference worker has loaded its models; until then (or if loading
+    failed) a 503 problem+json whose ``state`` is ``loading`` or ``failed``."""
     pool = services.pool
-    body: dict[str, Any] = {"status": "ready" if pool.ready else "loading", "workers": pool.workers}
+    if pool.ready and pool.failure is None:
+        return JSONResponse({"status": "ready", "workers": pool.workers})
     if pool.failure is not None:
-        body = {"status": "failed", "error": str(pool.failure)}
-    return JSONResponse(body, status_code=200 if pool.ready else 503)
+        detail, state = f"the models failed to load: {pool.failure}", "failed"
+    else:
+        detail, state = "the inference workers are still loading their models", "loading"
+    return problems.problem(
+        request, 503, "about:blank", "Not ready", detail, state=state, workers=pool.workers
+    )
 
 
 @router.get("/metrics")
