@@ -33,7 +33,8 @@ def _progress_bar(enabled: bool) -> Iterator[ProgressFn | None]:
 def train_cmd(
     folder: Annotated[Path, typer.Argument(help="labels.csv (path,label) or live/ + attack dirs")],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Model file (default <data dir>/pad/texture.npz)")
+        Path | None,
+        typer.Option("--out", help="Model file", show_default="<data dir>/pad/texture.npz"),
     ] = None,
     bpcer: Annotated[
         float, typer.Option("--bpcer", min=0.001, max=0.5, help="Training BPCER for the threshold")
@@ -66,14 +67,26 @@ def train_cmd(
 
 
 def pad_cmd(
-    nuaa: Annotated[Path | None, typer.Option("--nuaa", help="Labelled PAD images")] = None,
-    video: Annotated[Path | None, typer.Option("--video", help="A real clip (bona fide)")] = None,
-    ytf: Annotated[Path | None, typer.Option("--ytf", help="YouTube Faces frames")] = None,
-    lfw: Annotated[Path | None, typer.Option("--lfw", help="Photos to make prints of")] = None,
+    nuaa: Annotated[
+        Path | None,
+        typer.Option("--nuaa", help="Labelled PAD images", show_default="none: no passive part"),
+    ] = None,
+    video: Annotated[
+        Path | None, typer.Option("--video", help="A real clip (bona fide)", show_default="none")
+    ] = None,
+    ytf: Annotated[
+        Path | None, typer.Option("--ytf", help="YouTube Faces frames", show_default="none")
+    ] = None,
+    lfw: Annotated[
+        Path | None,
+        typer.Option("--lfw", help="Photos to make prints of", show_default="none: no active part"),
+    ] = None,
     attacks: Annotated[int, typer.Option("--attacks", min=4, help="Attack sessions")] = 600,
     photos: Annotated[int, typer.Option("--photos", min=1, help="LFW photos printed")] = 12,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the attacks")] = 13,
-    out: Annotated[Path | None, typer.Option("--out", help="Report folder")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Report folder", show_default="<data dir>/reports")
+    ] = None,
     as_json: JsonOpt = False,
     data: DataOpt = None,
 ) -> None:
