@@ -231,7 +231,7 @@ def detect_cmd(
         calibration,
         reports,
     ):
-        name = extractor.variant.split("-", 1)[0]
+        name = extractor.variant.split("-up", 1)[0]  # detector names may hold a "-"
         report = evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
     _finish(report, extractor, calibration, out or reports, as_json)
 
