@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from server_fakes import Keys, bearer
 
 from facegate.config import Settings
-from facegate.video.events import SIGNATURE_HEADER, verify_signature
+from facegate.video.events import SIGNATURE_HEADER, Event, verify_signature
 
 SECRET = "a-webhook-secret-of-some-length"
 
@@ -126,3 +126,42 @@ def test_stream_errors(client: TestClient, keys: Keys, settings: Settings) -> No
     assert client.delete("/v1/streams/st_nope", headers=h).status_code == 404
     assert client.get("/v1/streams", headers=bearer(keys.detect)).status_code == 403
     assert client.get("/v1/streams", headers=h).json() == {"streams": []}
+
+
+def test_live_streams_need_a_watchlist_purpose(client: TestClient, keys: Keys) -> None:
+    _purpose(client, keys)
+    h = bearer(keys.door)
+    live = {"source": "rtsp://127.0.0.1:9/cam", "purpose": "door"}
+    r = client.post("/v1/streams", json=live, headers=h)
+    assert r.status_code == 403 and "not a watchlist" in r.json()["detail"]
+
+
+def test_watchlist_hits_need_two_confirmers(
+    client: TestClient, keys: Keys, media: str, settings: Settings
+) -> None:
+    r = client.put("/v1/purposes/door", json={"watchlist": True}, headers=bearer(keys.admin))
+    assert r.status_code == 200 and r.json()["watchlist"] is True
+    r = client.post("/v1/streams", json={"source": media, "purpose": "door"},
+                    headers=bearer(keys.door))  # fmt: skip
+    assert r.status_code == 201 and r.json()["watchlist"] is True
+    stream_id = r.json()["id"]
+    manager = client.app.state.services.streams  # type: ignore[attr-defined]
+    manager.get(stream_id).hits.emit(
+        Event("watchlist_hit", stream_id, 5, 2, 30, 1.0, None, None, 0.97, "fpir=0.01", "s-1")
+    )
+    url = f"/v1/streams/{stream_id}/hits/5/confirm"
+    first = client.post(url, headers=bearer(keys.door))
+    assert first.status_code == 200 and first.json()["status"] == "candidate"
+    again = client.post(url, headers=bearer(keys.door))
+    assert again.status_code == 403
+    second = client.post(url, headers=bearer(keys.admin))
+    assert second.json()["status"] == "confirmed" and second.json()["confirmations"] == 2
+    hits = client.get(f"/v1/streams/{stream_id}/hits", headers=bearer(keys.door)).json()
+    assert hits["hits"][0]["confirmed"] is True
+    client.delete(f"/v1/streams/{stream_id}", headers=bearer(keys.door))
+    records = client.get("/v1/audit?limit=200", headers=bearer(keys.admin)).json()["records"]
+    confirms = [r["decision"] for r in records if r["operation"] == "watchlist.confirm"]
+    assert len(confirms) == 3  # two confirmations and the refused second one by the same key
+    assert sum(d.startswith("refused") for d in confirms) == 1
+    use = next(r for r in records if r["operation"] == "watchlist.use")
+    assert f"input {media} hits 1/1 by " in use["decision"]

@@ -16,6 +16,7 @@ from facegate.cli.common import (
     DetectorOpt,
     JsonOpt,
     UpsampleOpt,
+    cli_actor,
     emit_json,
     engine,
     settings,
@@ -137,11 +138,13 @@ def video(
 ) -> None:
     """Track faces in a video and say who each track is: one event per line."""
     from facegate.cli.gallery_cmds import open_gallery
+    from facegate.store.schema import utcnow
     from facegate.video.draw import DrawWriter, draw_tracks
     from facegate.video.identity import TrackIdentities
     from facegate.video.search import AuditingSink, GallerySearcher
     from facegate.video.sources import FrameBudget, open_source
     from facegate.video.stream import StreamAnalyzer
+    from facegate.video.watchlist import WatchlistHits, require_realtime_allowed, use_record
 
     hook = _webhook(webhook)  # a missing secret fails before anything runs
     base = settings(data)
@@ -149,9 +152,14 @@ def video(
     with open_gallery(data) as gallery:
         searcher = GallerySearcher(gallery, purpose)
         names = {s.id: s.display_name for s in gallery.subjects(purpose)}
+        policy = gallery.store.get_purpose(purpose)
         frames = open_source(source)
+        require_realtime_allowed(policy, frames.live)
         sinks: list[EventSink] = [JsonLinesSink(sys.stdout) if as_json else _TextSink(names)]
         sinks.append(AuditingSink(gallery, purpose, frames.name))
+        hits = WatchlistHits()
+        sinks.append(hits)
+        started = utcnow()
         if hook is not None:
             sinks.append(hook)
         analyzer = StreamAnalyzer(
@@ -160,6 +168,7 @@ def video(
             sink=FanOut(sinks),
             stream_id=frames.name,
             detect_every=detect_every,
+            watchlist=policy.watchlist,
         )
         writer = DrawWriter(draw, frames.fps) if draw is not None else None
         total = getattr(frames, "frame_count", None) or len(getattr(frames, "paths", []))
@@ -178,6 +187,10 @@ def video(
                     writer.close()
                 if hook is not None:
                     hook.close()
+                if policy.watchlist:
+                    use = use_record(purpose, len(names), face_engine.pack_id, frames.name,
+                                     started, utcnow(), hits)  # fmt: skip
+                    gallery.record(use, cli_actor())
     _print_summary(summary.to_dict(), as_json)
 
 

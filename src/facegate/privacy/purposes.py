@@ -82,6 +82,12 @@ class PurposeConfig(BaseModel):
         description="Verify and identify need a passed liveness session (enrolment takes one "
         "as optional evidence). Unset: required for payment and registration purposes.",
     )
+    watchlist: bool = Field(
+        False,
+        title="Watchlist",
+        description="May be searched in real time from a video stream (only where the law "
+        "allows it); every hit is a candidate until two different people confirm it.",
+    )
 
     @model_validator(mode="after")
     def _basis_is_consistent(self) -> PurposeConfig:
@@ -110,6 +116,7 @@ class PurposeConfig(BaseModel):
             self.non_face_alternative,
             tuple(sorted(set(self.scopes))),
             self.liveness_required,
+            self.watchlist,
         )
 
 
@@ -140,6 +147,7 @@ def purpose_dict(p: Purpose) -> dict[str, Any]:
         "non_face_alternative": p.non_face_alternative,
         "scopes": list(p.scopes),
         "liveness_required": liveness_required(p),
+        "watchlist": p.watchlist,
         "created_at": p.created_at.isoformat(),
     }
 

@@ -14,6 +14,7 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,14 +25,18 @@ from facegate.errors import (
     FacegateError,
     StreamLimitError,
     StreamNotFoundError,
+    WatchlistError,
 )
 from facegate.gallery.service import Gallery
+from facegate.privacy.audit import Actor, AuditEvent
+from facegate.store.schema import utcnow
 from facegate.types import DetectResult, Face, ImageArray
 from facegate.video.events import EventHub, EventSink, FanOut, WebhookSink
 from facegate.video.identity import TrackIdentities
 from facegate.video.search import AuditingSink, GallerySearcher
 from facegate.video.sources import FrameBudget, FrameSource, SourceOptions, is_live, open_source
 from facegate.video.stream import StreamAnalyzer, StreamSummary
+from facegate.video.watchlist import Hit, WatchlistHits, require_realtime_allowed, use_record
 
 MEDIA_DIR = "media"
 
@@ -75,6 +80,8 @@ class StreamHandle:
     thread: threading.Thread | None = None
     summary: StreamSummary | None = None
     error: str | None = None
+    watchlist: bool = False
+    hits: WatchlistHits = field(default_factory=WatchlistHits)
 
     @property
     def state(self) -> str:
@@ -88,6 +95,7 @@ class StreamHandle:
             "source": self.source,
             "purpose": self.purpose,
             "state": self.state,
+            "watchlist": self.watchlist,
         }
         if self.summary is not None:
             out["summary"] = self.summary.to_dict()
@@ -122,7 +130,9 @@ class StreamManager:
 
     def start(self, request: StreamRequest, key_id: str) -> StreamHandle:
         spec = resolve_source(request.source, self.home)
-        searcher = GallerySearcher(self.gallery, request.purpose)  # unknown purpose: 404 now
+        purpose = self.gallery.store.get_purpose(request.purpose)  # unknown purpose: 404 now
+        require_realtime_allowed(purpose, is_live(spec))
+        searcher = GallerySearcher(self.gallery, request.purpose)
         with self._lock:
             running = sum(1 for s in self._streams.values() if s.state == "running")
             if running >= self.max_streams:
@@ -130,6 +140,7 @@ class StreamManager:
             handle = StreamHandle(
                 "st_" + secrets.token_hex(8), request.source, request.purpose, key_id, EventHub()
             )
+            handle.watchlist = purpose.watchlist
             self._streams[handle.id] = handle
         source = open_source(spec, SourceOptions())
         handle.thread = threading.Thread(
@@ -149,19 +160,24 @@ class StreamManager:
         sinks: list[EventSink] = [
             handle.hub,
             AuditingSink(self.gallery, handle.purpose, source.name),
+            handle.hits,
         ]
         if policy.webhook is not None:
             hook = policy.webhook
             sinks.append(WebhookSink(str(hook.url), hook.secret.encode()))
         sink = FanOut(sinks)
+        started = utcnow()
+        pack = "unknown"
         try:
             engine = self.engines()
+            pack = str(getattr(engine, "pack_id", pack))
             analyzer = StreamAnalyzer(
                 lambda px: engine.detect(px).faces,
                 identities=TrackIdentities(engine, searcher),
                 sink=sink,
                 stream_id=handle.id,
                 detect_every=policy.detect_every,
+                watchlist=handle.watchlist,
             )
             handle.summary = analyzer.summary
             analyzer.run(source, FrameBudget(policy.max_fps), stop=handle.stop)
@@ -169,6 +185,28 @@ class StreamManager:
             handle.error = str(exc)
         finally:
             sink.close()
+            if handle.watchlist:
+                self._log_use(handle, source.name, pack, started)
+
+    def _log_use(self, handle: StreamHandle, source: str, pack: str, started: datetime) -> None:
+        size = len(self.gallery.subjects(handle.purpose))
+        event = use_record(handle.purpose, size, pack, source, started, utcnow(), handle.hits)
+        self.gallery.record(event, Actor(handle.key_id))
+
+    def confirm(self, stream_id: str, seq: int, key_id: str) -> Hit:
+        """A person (their key) confirms a watchlist hit; audited."""
+        handle = self.get(stream_id)
+        if not handle.watchlist:
+            raise WatchlistError(f"stream {stream_id} does not search a watchlist")
+        hit = handle.hits.confirm(seq, key_id)
+        status = "confirmed" if hit.confirmed else "candidate"
+        decision = (
+            f"stream {stream_id} hit {seq} (track {hit.track_id}): confirmation "
+            f"{len(hit.confirmers)} of 2, {status}"
+        )
+        event = AuditEvent("watchlist.confirm", handle.purpose, (hit.candidate_id,), decision)
+        self.gallery.record(event, Actor(key_id))
+        return hit
 
     def get(self, stream_id: str) -> StreamHandle:
         found = self._streams.get(stream_id)

@@ -46,6 +46,7 @@ def purpose_value(row: PurposeRow) -> Purpose:
         bool(row.non_face_alternative),
         tuple(v for v in row.scopes.split(",") if v),
         row.liveness_required,
+        bool(row.watchlist),
     )
 
 
@@ -110,6 +111,7 @@ class LifecycleQueries:
             row.non_face_alternative = purpose.non_face_alternative
             row.scopes = ",".join(purpose.scopes)
             row.liveness_required = purpose.liveness_required
+            row.watchlist = purpose.watchlist
             s.flush()
             record_changes(s, self._clock(), "purpose", [None], purpose.name)
             return purpose_value(row)

@@ -39,6 +39,8 @@ class Purpose:
     ``consent_required`` is false only for a purpose whose ``legal_basis`` is not consent and
     whose ``legal_basis_reference`` names the law that allows it; reports show such purposes.
     ``scopes`` lists the API-key scopes that may act for the purpose (empty: any scope).
+    ``watchlist`` marks a purpose whose gallery may be searched in real time from a video
+    stream (where the law allows); its hits are candidates until two people confirm them.
     """
 
     name: str
@@ -52,6 +54,7 @@ class Purpose:
     non_face_alternative: bool = True
     scopes: tuple[str, ...] = ()
     liveness_required: bool | None = None  # None: the default for the purpose's name
+    watchlist: bool = False
 
     def allows_scope(self, scope: str) -> bool:
         return not self.scopes or scope in self.scopes or "admin" in self.scopes

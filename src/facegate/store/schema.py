@@ -124,6 +124,9 @@ class PurposeRow(Base):
     )
     scopes: Mapped[str] = mapped_column(Text, nullable=False, default="", server_default="")
     liveness_required: Mapped[bool | None] = mapped_column(Boolean, nullable=True)
+    watchlist: Mapped[bool] = mapped_column(
+        Boolean, nullable=False, default=False, server_default="0"
+    )
 
 
 class ConsentRow(Base):

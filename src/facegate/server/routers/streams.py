@@ -71,6 +71,25 @@ def stream_events(stream_id: str, key: IdentifyKey, services: ServicesDep) -> St
     )
 
 
+@router.get("/{stream_id}/hits")
+def watchlist_hits(stream_id: str, key: IdentifyKey, services: ServicesDep) -> dict[str, Any]:
+    """The stream's watchlist hits: each a candidate until two different people confirm it."""
+    handle = _visible(_manager(services).get(stream_id), key)
+    return {"hits": [h.to_dict() for h in handle.hits.list()]}
+
+
+@router.post("/{stream_id}/hits/{seq}/confirm")
+async def confirm_hit(
+    stream_id: str, seq: int, request: Request, key: IdentifyKey, services: ServicesDep
+) -> dict[str, Any]:
+    """Confirm a watchlist hit as the person this key belongs to (audited)."""
+    manager = _manager(services)
+    handle = _visible(manager.get(stream_id), key)
+    request.state.operation = ("watchlist.confirm", handle.purpose)
+    hit = await run_in_threadpool(manager.confirm, stream_id, seq, key.id)
+    return hit.to_dict()
+
+
 @router.delete("/{stream_id}")
 async def stop_stream(stream_id: str, key: IdentifyKey, services: ServicesDep) -> Any:
     """Stop a stream; its summary."""
