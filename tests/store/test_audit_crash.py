@@ -29,6 +29,7 @@ from facegate.store.sql import DB_FILE_NAME
 
 WORKER = Path(__file__).resolve().parent / "crash_worker.py"
 ROUNDS = 12
+MAX_ROUNDS = 36
 _ADDED = re.compile(r"^added (\d+),")
 
 
@@ -159,8 +160,12 @@ def test_every_committed_write_has_its_audit_record_after_sigkill(tmp_path: Path
     rng = random.Random(20261201)
     created: set[str] = set()
     writes = 0
-    for round_ in range(ROUNDS):
-        lines = _run_and_kill(tmp_path, seed=round_ + 1, delay=rng.uniform(0.05, 1.2))
+    round_ = 0
+    # At least ROUNDS rounds; on a slow machine a few more (bounded) until the workers have
+    # really written enough to be cut mid-write many times.
+    while round_ < ROUNDS or (writes <= ROUNDS * 5 and round_ < MAX_ROUNDS):
+        round_ += 1
+        lines = _run_and_kill(tmp_path, seed=round_, delay=rng.uniform(0.05, 1.2))
         created |= {line.split()[1] for line in lines if line.startswith("S ")}
         writes += sum(1 for line in lines if line.startswith("."))
         _check(tmp_path, created)
