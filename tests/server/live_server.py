@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
 import uvicorn
@@ -23,6 +25,22 @@ def free_port() -> int:
         return port
 
 
+def wait_answering(
+    base: str, path: str, timeout: float, proc: subprocess.Popen[Any] | None = None
+) -> None:
+    """Return once ``base + path`` answers 200; fail if ``proc`` exits or ``timeout`` passes."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}{path}", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        assert proc is None or proc.poll() is None, "facegate serve exited early"
+        time.sleep(0.1)
+    raise AssertionError(f"{base}{path} did not answer 200 in {timeout:g} s")
+
+
 @contextmanager
 def serving(app: FastAPI, server: ServerConfig | None = None) -> Iterator[str]:
     """Serve ``app`` as ``facegate serve`` does (same protocol and options) on a free loopback
@@ -33,17 +51,8 @@ def serving(app: FastAPI, server: ServerConfig | None = None) -> Iterator[str]:
     thread = threading.Thread(target=runner.run, daemon=True)
     thread.start()
     base = f"http://127.0.0.1:{cfg.port}"
-    deadline = time.monotonic() + 120
     try:
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        else:
-            raise AssertionError("the server did not become ready in 120 s")
+        wait_answering(base, "/readyz", 120)
         yield base
     finally:
         runner.should_exit = True

@@ -9,9 +9,6 @@ is not used: the test needs ``/usr/bin/chromium`` (``make test`` installs it wit
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +16,7 @@ from typing import Any
 import cv2
 import numpy as np
 import pytest
+from live_server import serving
 
 from facegate.config import ServerConfig, Settings
 from facegate.server.app import create_app
@@ -63,43 +61,14 @@ def write_y4m(
             out.write(b"FRAME\n" + planes)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def live_server(tmp_path: Path) -> Iterator[tuple[str, str]]:
-    import httpx
-    import uvicorn
-
     settings = Settings(home=tmp_path / "data", server=ServerConfig(workers=1))
     store = KeyStore.open(settings.home)
     key = store.create(["admin"], ["*"], "browser test").token
     store.close()
-    port = _free_port()
-    config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    else:
-        raise AssertionError("the server did not become ready")
-    try:
+    with serving(create_app(settings), settings.server) as base:
         yield base, key
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _enrol_queue(page: Any, examples: Path, tmp_path: Path) -> None:

@@ -12,31 +12,17 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from test_serve_process import free_port
+from live_server import free_port, wait_answering
 
 from facegate.server.keys import KeyStore
 from facegate.store.sql import DB_FILE_NAME
 
 TEXT = "I agree that Zorblatt Quimby's face opens door 7"
 EVIDENCE = "signed form QX-99172, desk of Ms Vantongeren"
-
-
-def _wait_up(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, "facegate serve exited early"
-        time.sleep(0.2)
-    raise AssertionError("facegate serve did not answer /healthz in 90 s")
 
 
 @pytest.mark.slow
@@ -57,7 +43,7 @@ def test_a_failing_request_logs_no_consent_text(tmp_path: Path) -> None:
         proc = subprocess.Popen([*cmd, "--data", str(home)], stdout=log, stderr=log, env=env)
     base, auth = f"http://127.0.0.1:{port}", {"Authorization": f"Bearer {token}"}
     try:
-        _wait_up(base, proc)
+        wait_answering(base, "/healthz", 90, proc)
         with httpx.Client(base_url=base, headers=auth, timeout=30) as http:
             sid = http.post("/v1/subjects", json={"display_name": "Z Q"}).json()["subject_id"]
             body = {"purpose": "door", "text": TEXT, "evidence": EVIDENCE, "method": "kiosk"}

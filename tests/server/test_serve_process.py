@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+from live_server import free_port, wait_answering
 
 
 def _read_admin_key(proc: subprocess.Popen[str], timeout: float) -> str:
@@ -50,17 +43,7 @@ def served(tmp_path: Path) -> Iterator[tuple[str, str]]:
     try:
         key = _read_admin_key(proc, 60)
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert proc.poll() is None, "facegate serve exited early"
-            time.sleep(0.2)
-        else:
-            raise AssertionError("facegate serve did not become ready in 120 s")
+        wait_answering(base, "/readyz", 120, proc)
         yield base, key
     finally:
         proc.send_signal(signal.SIGINT)

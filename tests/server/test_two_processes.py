@@ -9,12 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
-from test_serve_process import free_port
+from live_server import free_port, wait_answering
 
 from facegate.server.keys import KeyStore
 
@@ -31,19 +30,6 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
     assert done.returncode == 0, done.stderr
     return done
-
-
-def _wait_ready(base: str, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        assert proc.poll() is None, "facegate serve exited early"
-        time.sleep(0.2)
-    raise AssertionError("facegate serve was not ready in 180 s")
 
 
 def test_cli_enrol_and_erase_reach_a_running_server(tmp_path: Path, examples: Path) -> None:
@@ -63,7 +49,7 @@ def test_cli_enrol_and_erase_reach_a_running_server(tmp_path: Path, examples: Pa
     with (tmp_path / "serve.log").open("wb") as log:
         proc = subprocess.Popen([*cmd, "--data", str(home)], stdout=log, stderr=log, env=env)
     try:
-        _wait_ready(base, proc)
+        wait_answering(base, "/readyz", 180, proc)
         with httpx.Client(base_url=base, headers=auth, timeout=120) as http:
             policy = {"legal_basis": "explicit-consent"}
             assert http.put("/v1/purposes/door", json=policy).status_code == 200
