@@ -17,7 +17,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "facegate"
 FORBIDDEN = {
     "store": ("facegate.privacy", "facegate.gallery", "facegate.server", "facegate.cli"),
     "privacy": ("facegate.gallery", "facegate.server", "facegate.cli"),
-    "gallery": ("facegate.server", "facegate.cli"),
+    "gallery": ("facegate.server", "facegate.cli", "facegate.apps"),
+    "apps": ("facegate.server", "facegate.cli"),
 }
 
 

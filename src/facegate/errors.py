@@ -39,6 +39,11 @@ it. The tree::
      │    ├── StreamNotFoundError     no stream with that id (HTTP 404)
      │    ├── StreamLimitError        as many streams run as the server allows (HTTP 429)
      │    └── WatchlistError          a real-time search the purpose does not allow (HTTP 403)
+     ├── ApplicationError             an application (payment, registration, access...) refusal
+     │    ├── AttemptNotFoundError    no application attempt with that id (HTTP 404)
+     │    ├── AttemptClosedError      the attempt is decided, or its person chose the
+     │    │                           alternative path (HTTP 409)
+     │    └── AccountNotFoundError    no payment account with that id or second factor (404)
      ├── AccessError                  an API key may not do what was asked
      │    ├── AuthenticationError     no API key, or an unknown or revoked one (HTTP 401)
      │    ├── PermissionDeniedError   the key lacks the scope or purpose (HTTP 403)
@@ -238,3 +243,19 @@ class InvalidRequestError(RequestError):
 
 class ServiceBusyError(RequestError):
     """The inference queue is full; retry later."""
+
+
+class ApplicationError(FacegateError):
+    """An application (payment, registration, access) cannot serve the request."""
+
+
+class AttemptNotFoundError(ApplicationError):
+    """No application attempt with that id (or it expired)."""
+
+
+class AttemptClosedError(ApplicationError):
+    """The attempt is already decided, or its person chose the alternative path."""
+
+
+class AccountNotFoundError(ApplicationError):
+    """No payment account with that id."""

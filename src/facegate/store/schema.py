@@ -253,3 +253,59 @@ class ChangeRow(Base):
     kind: Mapped[str] = mapped_column(String(16), nullable=False)
     subject_row: Mapped[int | None] = mapped_column(Integer, nullable=True)
     purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+# applications (facegate.apps): decisions, notices, payment accounts
+
+
+class AppDecisionRow(Base):
+    """One application decision (a payment approved, a registration rejected, the alternative
+    path chosen...), written in the same transaction as its audit record ``audit_seq``.
+
+    ``subject_ref`` is the audit chain's keyed pseudonym of the subject id, never the id;
+    ``detail`` is JSON of plain facts (amount band, image SHA-256s, method), never images,
+    embeddings or names (see :mod:`facegate.apps.decisions`).
+    """
+
+    __tablename__ = "app_decisions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    app: Mapped[str] = mapped_column(String(32), nullable=False, index=True)
+    purpose: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False, index=True)
+    outcome: Mapped[str] = mapped_column(String(32), nullable=False)
+    operating_point: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    liveness: Mapped[str | None] = mapped_column(Text, nullable=True)
+    subject_ref: Mapped[str | None] = mapped_column(String(32), nullable=True, index=True)
+    audit_seq: Mapped[int] = mapped_column(Integer, nullable=False)
+    detail: Mapped[str] = mapped_column(Text, nullable=False, default="{}")
+
+
+class AppNoticeRow(Base):
+    """The notice a purpose shows people: who processes, how to reach them, how to refuse."""
+
+    __tablename__ = "app_notices"
+
+    purpose: Mapped[str] = mapped_column(
+        String(64), ForeignKey("purposes.name", ondelete="CASCADE"), primary_key=True
+    )
+    processor: Mapped[str] = mapped_column(Text, nullable=False)
+    contact: Mapped[str] = mapped_column(Text, nullable=False)
+    alternative: Mapped[str] = mapped_column(Text, nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)
+
+
+class PayAccountRow(Base):
+    """A payer's account: the subject it pays for, the keyed tag of the second factor the
+    payer types (an HMAC of the last digits of a phone number, never the digits) and the
+    scrypt hash of the PIN used to step up or to pay without a face."""
+
+    __tablename__ = "pay_accounts"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    subject_row: Mapped[int] = mapped_column(
+        Integer, ForeignKey("subjects.row", ondelete="CASCADE"), nullable=False, unique=True
+    )
+    phone_tag: Mapped[str] = mapped_column(String(64), nullable=False, index=True)
+    pin_hash: Mapped[str] = mapped_column(Text, nullable=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), nullable=False)

@@ -1,0 +1,1 @@
+"""HTTP routers of the applications (``/v1/apps/...``); see :mod:`facegate.apps`."""
