@@ -82,7 +82,7 @@ def test_from_dir_warnings_are_not_failures(
     args = ["enroll", "--from-dir", str(people), "--purpose", "door", "--consent-evidence", "forms"]
     code, out, err = run(capsys, *args, "--data", str(tmp_path / "data"), "--json")
     summary = json.loads(out)
-    assert code == 0 and summary["added"] == 3
+    assert code == 1 and summary["added"] == 3  # a failed image: exit 1, the rest stored
     assert [f["subject"] for f in summary["failures"]] == ["bob"]
     assert not any(f["error"].startswith("warning") for f in summary["failures"])
     (warning,) = summary["warnings"]
@@ -93,7 +93,7 @@ def test_from_dir_warnings_are_not_failures(
     assert warning["other_subject_id"] == json.loads(out)["subject_id"]
     assert warning["warning"].startswith("a.png: face already matches subject")
     code, out, err = run(capsys, *args, "--data", str(tmp_path / "data2"))
-    assert "3 template(s) added" in out and "1 failure(s), 1 warning(s)" in out
+    assert code == 1 and "3 template(s) added" in out and "1 failure(s), 1 warning(s)" in out
     assert "ann-again: warning: a.png: face already matches" in err
 
 

@@ -46,10 +46,11 @@ def test_enroll_from_dir_then_identify_json(
         capsys, *args, "--consent-evidence", "signed forms", "--data", data, "--json"
     )
     summary = json.loads(out)
-    assert code == 0 and (summary["subjects"], summary["added"]) == (3, 6)
+    assert code == 1 and (summary["subjects"], summary["added"]) == (3, 6)  # 1: one image failed
     assert [f["subject"] for f in summary["failures"]] == ["cy"]
+    (people / "cy" / "broken.jpg").unlink()
     code, out, _ = run(capsys, *args, "--consent-evidence", "again", "--data", data, "--json")
-    assert json.loads(out)["already_enrolled"] == 6 and json.loads(out)["added"] == 0
+    assert code == 0 and json.loads(out)["already_enrolled"] == 6 and json.loads(out)["added"] == 0
 
     probes = []
     for person in (1, 77):

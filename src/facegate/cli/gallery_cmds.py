@@ -263,7 +263,13 @@ def _enroll_dir(root: Path, purpose: str, evidence: str, data: Path | None, as_j
                 progress("enrolling", done, total)
     if as_json:
         emit_json(summary)
-        return
+    else:
+        _print_dir_summary(summary)
+    if summary["failures"]:
+        raise typer.Exit(1)  # the good images are stored; the exit status says some were not
+
+
+def _print_dir_summary(summary: dict[str, Any]) -> None:
     typer.echo(
         f"{summary['subjects']} subject(s), {summary['added']} template(s) added, "
         f"{summary['already_enrolled']} already enrolled, {len(summary['failures'])} failure(s), "
