@@ -6,13 +6,13 @@ STAMP  := $(VENV)/.installed
 RUN_STAMP := $(VENV)/.installed-run
 # `make run` installs what running needs; `make test` (and lint, typecheck) also the test tools.
 RUN_EXTRAS  := server,libfacedetection,video
-TEST_EXTRAS := server,eval,test,libfacedetection,video
+TEST_EXTRAS := server,eval,test,libfacedetection,video,postgres
 # `make run PORT=8001 HOST=0.0.0.0`; without them facegate's settings decide
 # (FACEGATE_SERVER__PORT, FACEGATE_SERVER__HOST, else 127.0.0.1:8000). Only values given on the
 # make command line count: a HOST or PORT left in the environment by something else does not.
 cmdline = $(if $(filter command line,$(origin $(1))),$($(1)))
 
-.PHONY: install run test lint typecheck unit bench bench-env clean browser
+.PHONY: install run test lint typecheck unit bench bench-env clean browser postgres
 
 define venv_install
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -41,7 +41,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy src
 
-unit: install browser
+unit: install browser postgres
 	$(PY) -m pytest
 
 test: lint typecheck unit
@@ -53,6 +53,15 @@ browser:
 	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
 	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; } \
 	  || echo "warning: chromium not installed; the browser test will skip"; }
+
+# The store contract tests start a throwaway PostgreSQL cluster (initdb, pg_ctl) from Debian's
+# postgresql package; without it they skip with the reason.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null || { \
+	  echo "installing Debian's postgresql for the store contract tests (apt-get)"; \
+	  SUDO=$$([ "$$(id -u)" = 0 ] || echo "sudo -n"); \
+	  { $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq postgresql; } \
+	  || echo "warning: postgresql not installed; the PostgreSQL store tests will skip"; }
 
 # Benchmarks compare with face_recognition, installed only in this separate environment.
 BENCH_VENV := .venv-bench

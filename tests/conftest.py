@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -122,3 +122,35 @@ def facenet_wheel() -> Path:
     from facegate.models.mtcnn_files import FILES
 
     return _wheel_of(next(iter(FILES.values())))
+
+
+# A throwaway PostgreSQL cluster for the whole test run (tests/pg_cluster.py): started by the
+# first test that needs it, stopped at the end of the run whatever happened. Each test gets an
+# empty database of its own.
+_TESTS = str(Path(__file__).resolve().parent)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[object]:
+    import sys
+
+    if _TESTS not in sys.path:
+        sys.path.insert(0, _TESTS)
+    from pg_cluster import ClusterUnavailable, running_cluster
+
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        pytest.skip("psycopg is not installed: pip install 'facegate[postgres]'")
+    try:
+        with running_cluster() as cluster:
+            yield cluster
+    except ClusterUnavailable as exc:
+        pytest.skip(f"no PostgreSQL for this test: {exc}")
+
+
+@pytest.fixture
+def pg_url(pg_cluster: object) -> str:
+    """The URL of a new, empty database on the test run's PostgreSQL cluster."""
+    url: str = pg_cluster.create_database()  # type: ignore[attr-defined]
+    return url

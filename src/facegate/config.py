@@ -253,6 +253,18 @@ class PrivacyConfig(BaseModel):
     )
 
 
+class StoreConfig(BaseModel):
+    """Where subjects, consents, keys, templates and the audit chain are kept."""
+
+    url: str | None = Field(
+        None,
+        title="Store database URL",
+        description="Unset: the embedded default, one SQLite file (gallery.db) in the data "
+        "dir. 'postgresql+psycopg://user:password@host:5432/facegate': a PostgreSQL database "
+        "shared by any number of 'facegate serve' workers (the 'postgres' extra; README).",
+    )
+
+
 class Settings(BaseSettings):
     """Everything an entry point needs; sub-configs go to the components."""
 
@@ -268,6 +280,7 @@ class Settings(BaseSettings):
     gallery: GalleryConfig = Field(default_factory=GalleryConfig)
     server: ServerConfig = Field(default_factory=ServerConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
     master_key: SecretStr | None = Field(
         None,
         title="Master key",

@@ -132,7 +132,7 @@ def audit_chain(base: Settings) -> Iterator[AuditChain]:
     from facegate.store.sql import SqlStore
 
     secret = base.master_key.get_secret_value() if base.master_key is not None else None
-    store = SqlStore.open_sqlite(base.home, MasterKey.resolve(base.home, secret))
+    store = SqlStore.open(base.home, MasterKey.resolve(base.home, secret), base.store.url)
     try:
         yield AuditChain(store.transactions, store.master_key, store.clock)
     finally:
@@ -144,7 +144,7 @@ def record_local(base: Settings, event: AuditEvent) -> None:
     when the data dir holds a gallery; a machine without one keeps no records."""
     from facegate.store.sql import DB_FILE_NAME
 
-    if not (base.home / DB_FILE_NAME).exists():
+    if base.store.url is None and not (base.home / DB_FILE_NAME).exists():
         return
     with audit_chain(base) as chain:
         chain.append(event, cli_actor())

@@ -57,6 +57,7 @@ def open_gallery(data: Path | None) -> Gallery:
         limits=base.image,
         master_key=key,
         preload=False,
+        store_url=base.store.url,
     )
 
 

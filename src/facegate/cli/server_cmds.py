@@ -71,7 +71,7 @@ def serve(
     base = base.model_copy(update={"server": server})
     listener = listen(server.host, server.port)  # a busy port fails here, before any output
     with audit_chain(base) as chain:
-        keys = KeyStore.open(base.home, audit=chain)
+        keys = KeyStore.open(base.home, audit=chain, url=base.store.url)
         try:
             first = keys.ensure_admin(actor=cli_actor())
         finally:
@@ -111,7 +111,7 @@ def keys_create(
     """Create a key; its secret is printed once."""
     base = settings(data)
     with audit_chain(base) as chain:
-        store = KeyStore.open(base.home, audit=chain)
+        store = KeyStore.open(base.home, audit=chain, url=base.store.url)
         try:
             new = store.create(parse_list(scopes), parse_list(purposes), name, actor=cli_actor())
         finally:
@@ -130,7 +130,8 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(data: DataOpt = None, as_json: JsonOpt = False) -> None:
     """Keys with their scopes, purposes and state (never their secrets)."""
-    store = KeyStore.open(settings(data).home)
+    base = settings(data)
+    store = KeyStore.open(base.home, url=base.store.url)
     try:
         found = store.list()
     finally:
@@ -154,7 +155,7 @@ def keys_revoke(
     """Revoke a key; requests with it get 401 at once."""
     base = settings(data)
     with audit_chain(base) as chain:
-        store = KeyStore.open(base.home, audit=chain)
+        store = KeyStore.open(base.home, audit=chain, url=base.store.url)
         try:
             key = store.revoke(key_id, actor=cli_actor())
         finally:

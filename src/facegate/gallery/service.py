@@ -134,8 +134,10 @@ class Gallery(GalleryAdmin, GalleryFeed):
         master_key: bytes | str | None = None,
         preload: bool = True,
         clock: Clock | None = None,
+        store_url: str | None = None,
     ) -> Gallery:
-        """Open (or create) the embedded gallery in data dir ``path``.
+        """Open (or create) the embedded gallery in data dir ``path``, or with ``store_url``
+        (``postgresql+psycopg://...``) the gallery in that PostgreSQL database.
 
         The master key is ``master_key``, else ``FACEGATE_MASTER_KEY``, else
         ``path/master.key`` (created with mode 0600 on first open). With ``preload`` the
@@ -144,7 +146,11 @@ class Gallery(GalleryAdmin, GalleryFeed):
         """
         home = Path(path)
         key = MasterKey.resolve(home, master_key)
-        store = SqlStore.open_sqlite(home, key, clock) if clock else SqlStore.open_sqlite(home, key)
+        store = (
+            SqlStore.open(home, key, store_url, clock)
+            if clock
+            else SqlStore.open(home, key, store_url)
+        )
         if engine is None:
             engine = _default_engine(home, limits)
         names = config.enabled_packs if config is not None else []

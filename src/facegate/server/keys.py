@@ -23,8 +23,8 @@ from sqlalchemy import Engine, select
 from facegate.errors import ApiKeyNotFoundError, AuthenticationError, ConfigError
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 from facegate.store import migrate
+from facegate.store.engines import store_engine
 from facegate.store.schema import ApiKeyRow, utcnow
-from facegate.store.sql import DB_FILE_NAME, sqlite_engine
 from facegate.store.transactions import Transactions
 
 SCOPES: Final = ("detect", "verify", "identify", "enroll", "admin")
@@ -107,9 +107,10 @@ class KeyStore:
         self._tx = audit.transactions if audit is not None else Transactions(engine)
 
     @classmethod
-    def open(cls, home: Path, audit: AuditChain | None = None) -> KeyStore:
-        """The key store of data dir ``home``; with ``audit``, key changes are recorded."""
-        return cls(sqlite_engine(home / DB_FILE_NAME), audit)
+    def open(cls, home: Path, audit: AuditChain | None = None, url: str | None = None) -> KeyStore:
+        """The key store of data dir ``home`` (or of the database at ``url``); with
+        ``audit``, key changes are recorded."""
+        return cls(store_engine(home, url), audit)
 
     def _record(self, operation: str, decision: str, actor: Actor | None) -> None:
         if self._audit is not None:

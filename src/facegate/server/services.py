@@ -114,8 +114,9 @@ class Services:
             config=settings.gallery,
             limits=settings.image,
             master_key=secret,
+            store_url=settings.store.url,
         )
-        keys = KeyStore.open(settings.home, audit=gallery.audit)
+        keys = KeyStore.open(settings.home, audit=gallery.audit, url=settings.store.url)
         if settings.privacy.purposes_file is not None:
             for purpose in load_purposes(settings.privacy.purposes_file):
                 gallery.define_purpose(purpose.to_purpose(), actor=Actor("server:config"))

@@ -1,4 +1,4 @@
-"""The SQLAlchemy store: one SQLite file in WAL mode by default, PostgreSQL-ready schema.
+"""The SQLAlchemy store: one SQLite file in WAL mode by default, or PostgreSQL (:mod:`.engines`).
 
 Every public method is one transaction. Templates are sealed with the subject's data key
 before they reach the database; the data key is stored only wrapped by the master key.
@@ -31,6 +31,8 @@ from facegate.errors import (
 )
 from facegate.store import crypto, migrate
 from facegate.store.changes import changes_since, latest_change, record_changes
+from facegate.store.engines import DB_FILE_NAME as DB_FILE_NAME
+from facegate.store.engines import store_engine
 from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
 from facegate.store.protocol import (
     Change,
@@ -56,7 +58,6 @@ from facegate.types import FloatArray
 
 log = logging.getLogger(__name__)
 
-DB_FILE_NAME = "gallery.db"
 _KEY_CHECK = "master_key_check"
 
 
@@ -170,6 +171,17 @@ class SqlStore(LifecycleQueries):
         cls, home: Path, master_key: crypto.MasterKey, clock: Callable[[], datetime] = utcnow
     ) -> SqlStore:
         return cls(sqlite_engine(home / DB_FILE_NAME), master_key, clock)
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        master_key: crypto.MasterKey,
+        url: str | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> SqlStore:
+        """The store at ``url`` (PostgreSQL), else the SQLite file in data dir ``home``."""
+        return cls(store_engine(home, url), master_key, clock)
 
     @property
     def engine(self) -> Engine:

@@ -19,7 +19,7 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table("purposes") as batch:
         batch.add_column(
-            sa.Column("watchlist", sa.Boolean(), nullable=False, server_default=sa.text("0"))
+            sa.Column("watchlist", sa.Boolean(), nullable=False, server_default=sa.false())
         )
 
 

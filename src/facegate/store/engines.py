@@ -1,0 +1,64 @@
+"""Database engines for the store: one SQLite file by default, or PostgreSQL by URL.
+
+``FACEGATE_STORE__URL`` (:class:`facegate.config.StoreConfig`) picks the database: unset, the
+embedded default, ``gallery.db`` in the data dir; ``postgresql+psycopg://user@host/db`` (psycopg
+3, the ``postgres`` extra), one PostgreSQL database shared by any number of ``facegate serve``
+workers and command-line tools. Both run the same Alembic migrations and the same queries.
+
+PostgreSQL sessions run at READ COMMITTED (its default, pinned here): every write transaction
+first takes the writer row lock (:mod:`facegate.store.transactions`) and each statement after
+it sees everything committed before the lock was granted, which is what numbering the audit
+chain and the change feed in commit order needs. Errors never carry bound parameters.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+
+from facegate.errors import ConfigError
+
+DB_FILE_NAME = "gallery.db"
+POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def postgres_engine(url: str, pool_size: int = 10) -> Engine:
+    """An engine on the PostgreSQL database at ``url`` (``postgresql+psycopg://...``)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise ConfigError(f"store URL is not a database URL: {exc}") from exc
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername=POSTGRES_DRIVER)
+    if parsed.drivername != POSTGRES_DRIVER:
+        raise ConfigError(
+            f"store URL driver {parsed.drivername!r} is not supported: use "
+            f"{POSTGRES_DRIVER}://user@host/database (or leave it unset for SQLite)"
+        )
+    try:
+        return create_engine(
+            parsed,
+            isolation_level="READ COMMITTED",
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,  # a worker survives a database restart
+            hide_parameters=True,
+        )
+    except (ImportError, NoSuchModuleError) as exc:
+        raise ConfigError("PostgreSQL needs psycopg 3: pip install 'facegate[postgres]'") from exc
+
+
+def store_engine(home: Path, url: str | None) -> Engine:
+    """The store's engine: PostgreSQL at ``url``, else the SQLite file in ``home``."""
+    if url:
+        return postgres_engine(url)
+    from facegate.store.sql import sqlite_engine
+
+    return sqlite_engine(home / DB_FILE_NAME)
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
