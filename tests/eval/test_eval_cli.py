@@ -69,3 +69,14 @@ def test_eval_takes_a_pack_and_refuses_an_unknown_one(
             args = ["eval", "fairness", "--utkface", utk, "--pack", "no-such-pack"]
         code, _, err = run(capsys, *args, "--data", str(tmp_path / "data"))
         assert code == 2 and "unknown model pack 'no-such-pack'" in err, (command, err)
+
+
+def test_too_few_pairs_for_ten_folds_is_one_line(
+    capsys: pytest.CaptureFixture[str], examples: Path, tmp_path: Path
+) -> None:
+    pairs = tmp_path / "pairs.txt"
+    pairs.write_text("obama.jpg obama2.jpg 1\nobama.jpg biden.jpg 0\n")
+    args = ["eval", "verify", "--pairs", str(pairs), "--root", str(examples), "--workers", "1"]
+    code, out, err = run(capsys, *args, "--runtime", "dlib", "--data", str(tmp_path / "data"))
+    assert code == 2 and out == ""
+    assert err.count("\n") == 1 and "at least 10" in err and "pairs.txt" in err

@@ -168,8 +168,11 @@ def verify_cmd(
         reports,
     ):
         rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
-        scores = score_pairs(trials, extractor, rule)
-        report = verification_report(scores, calibration, f"{pairs.name} ({root})")
+        try:
+            scores = score_pairs(trials, extractor, rule)
+            report = verification_report(scores, calibration, f"{pairs.name} ({root})")
+        except ValueError as exc:  # too few pairs for 10 folds, one label only, ...
+            raise ConfigError(f"{pairs}: {exc}") from exc
     _finish(report, extractor, calibration, out or reports, as_json)
 
 
