@@ -112,6 +112,43 @@ class EngineConfig(BaseModel):
     )
 
 
+class MilvusConfig(BaseModel):
+    """Where the Milvus vector backend is (``gallery.vector_backend = "milvus"``)."""
+
+    uri: str = Field(
+        "",
+        title="Milvus URI",
+        description="Empty: milvus.db in the data dir (embedded Milvus Lite, one machine); a "
+        "path ending in .db: Milvus Lite there; http://host:19530: a Milvus standalone or "
+        "cluster shared by every worker (docs/DEPLOY.md).",
+    )
+    token: SecretStr | None = Field(
+        None, title="Milvus token", description="'user:password' or an API key, if required."
+    )
+    db_name: str = Field("", title="Milvus database", description="Empty: the default one.")
+    collection_prefix: str = Field(
+        "facegate",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$",
+        title="Collection name prefix",
+        description="Collections are named <prefix>_<pack>_<hash>, one per model pack.",
+    )
+    index_type: Literal["AUTOINDEX", "FLAT", "HNSW", "IVF_FLAT", "IVF_SQ8"] = Field(
+        "AUTOINDEX",
+        title="Milvus index type",
+        description="Set when a collection is created; FLAT is exact.",
+    )
+    index_params: dict[str, int | float | str] = Field(
+        default_factory=dict,
+        title="Index build parameters",
+        description="e.g. {'M': 32, 'efConstruction': 200} for HNSW, {'nlist': 4096} for IVF.",
+    )
+    search_params: dict[str, int | float | str] = Field(
+        default_factory=dict,
+        title="Search parameters",
+        description="e.g. {'ef': 256} for HNSW, {'nprobe': 64} for IVF.",
+    )
+
+
 class GalleryConfig(BaseModel):
     """How the gallery searches, decides and gates enrolment."""
 
@@ -147,6 +184,14 @@ class GalleryConfig(BaseModel):
         "650 bytes per 128-d template, builds in seconds); 'hnsw': approximate, faster per "
         "search, minutes to build at 1M (docs/BENCHMARKS.md).",
     )
+    vector_backend: Literal["faiss", "milvus"] = Field(
+        "faiss",
+        title="Vector backend",
+        description="'faiss': in-process indexes rebuilt from the store at start (the default, "
+        "fastest on one machine); 'milvus': the vectors in Milvus (the 'milvus' extra), one "
+        "collection per model pack with the purpose as partition key (see `milvus`).",
+    )
+    milvus: MilvusConfig = Field(default_factory=MilvusConfig)
     operating_point: str = Field(
         "fpir=1e-2",
         title="Default 1:N operating point",

@@ -20,7 +20,7 @@ from facegate.errors import FacegateError, StoreError
 from facegate.gallery.analyzer import FaceAnalyzer
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent
 from facegate.privacy.purposes import check_purpose_name
-from facegate.store.index import VectorIndex
+from facegate.store.index import SearchIndex
 from facegate.store.protocol import (
     Consent,
     ConsentEvidence,
@@ -38,7 +38,7 @@ class GalleryAdmin:
 
     store: Store
     audit: AuditChain
-    _index: VectorIndex
+    _index: SearchIndex
     _loaded: set[str]
     _write: threading.RLock
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from facegate.errors import FacegateError
 from facegate.gallery.analyzer import FaceAnalyzer
-from facegate.store.index import VectorIndex
+from facegate.store.index import SearchIndex
 from facegate.store.protocol import Change, Store
 
 log = logging.getLogger(__name__)
@@ -34,7 +34,7 @@ class GalleryFeed:
     """Applies the store's change feed to the search index."""
 
     store: Store
-    _index: VectorIndex
+    _index: SearchIndex
     _loaded: set[str]
     _write: threading.RLock
     _seen: int

@@ -58,13 +58,14 @@ from facegate.gallery.results import (
     IdentifyResult,
     SubjectVerifyResult,
 )
+from facegate.gallery.vectors import open_search_index
 from facegate.imageio import ImageSource
 from facegate.liveness.evidence import LivenessEvidence
 from facegate.liveness.evidence import require as require_liveness
 from facegate.privacy.audit import Actor, AuditChain, AuditEvent, Clock
 from facegate.privacy.purposes import check_purpose_name, liveness_required
 from facegate.store.crypto import MasterKey
-from facegate.store.index import Hit, IndexParams, IndexStats, VectorIndex
+from facegate.store.index import Hit, IndexStats
 from facegate.store.protocol import (
     Consent,
     NewTemplate,
@@ -83,18 +84,8 @@ MAX_TOP_K = 20
 """The most candidates an identification returns per face."""
 
 
-def _index_params(config: GalleryConfig) -> IndexParams:
-    return IndexParams(
-        config.hnsw_min_size,
-        config.hnsw_m,
-        config.hnsw_ef_search,
-        config.hnsw_ef_construction,
-        large_index=config.large_index,
-    )
-
-
 class Gallery(GalleryAdmin, GalleryFeed):
-    """Subjects, consents and templates in a :class:`Store`, searched through FAISS."""
+    """Subjects, consents and templates in a :class:`Store`, searched through FAISS or Milvus."""
 
     def __init__(
         self,
@@ -104,6 +95,8 @@ class Gallery(GalleryAdmin, GalleryFeed):
         limits: ImageLimits | None = None,
         audit: AuditChain | None = None,
         other_packs: OtherPacks | None = None,
+        *,
+        home: Path | None = None,
     ) -> None:
         self.store = store
         if audit is None:
@@ -115,7 +108,7 @@ class Gallery(GalleryAdmin, GalleryFeed):
         self.limits = limits or ImageLimits()
         self._engine_or_factory = engine
         self._engine: FaceAnalyzer | None = None
-        self._index = VectorIndex(_index_params(self.config))
+        self._index = open_search_index(self.config, lambda: self.engine.pack_id, home)
         self._loaded: set[str] = set()
         self._write = threading.RLock()
         self.other_packs = other_packs or OtherPacks([])
@@ -154,13 +147,15 @@ class Gallery(GalleryAdmin, GalleryFeed):
         if engine is None:
             engine = _default_engine(home, limits)
         names = config.enabled_packs if config is not None else []
-        gallery = cls(store, engine, config, limits, other_packs=OtherPacks(names, home, limits))
+        others = OtherPacks(names, home, limits)
+        gallery = cls(store, engine, config, limits, other_packs=others, home=home)
         if preload:
             gallery.load_indexes()
         return gallery
 
     def close(self) -> None:
         self.stop_following()
+        self._index.close()
         self.store.close()
 
     def __enter__(self) -> Gallery:

@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, Protocol
 
 import faiss
 import numpy as np
@@ -56,6 +56,38 @@ class IndexStats:
     templates: int
     subjects: int
     memory_bytes: int
+
+
+class SearchIndex(Protocol):
+    """What the gallery needs of a vector index: per-purpose templates labelled by subject row.
+
+    Implemented in process by :class:`VectorIndex` (FAISS) and, with the vectors in a Milvus
+    server or Milvus Lite, by :class:`facegate.store.milvus.MilvusIndex`. A search only ever
+    returns subjects whose templates were added for that purpose; the caller still re-checks
+    consent in the store.
+    """
+
+    def load(self, purpose: str, batches: Iterable[tuple[IntArray, FloatArray]]) -> None:
+        """Make ``purpose`` hold exactly these templates (``rows[i]`` labels ``vectors[i]``)."""
+        ...
+
+    def add(self, purpose: str, row: int, vectors: FloatArray) -> None: ...
+
+    def remove(self, purpose: str, row: int) -> int:
+        """Drop every template of subject ``row`` from ``purpose``; how many were dropped."""
+        ...
+
+    def remove_everywhere(self, row: int) -> int: ...
+
+    def search(self, purpose: str, queries: FloatArray, top_k: int) -> list[list[Hit]]:
+        """Per query, the ``top_k`` best subjects (best template's score), best first."""
+        ...
+
+    def subjects(self, purpose: str) -> int: ...
+
+    def stats(self) -> dict[str, IndexStats]: ...
+
+    def close(self) -> None: ...
 
 
 class RWLock:
@@ -307,6 +339,9 @@ class VectorIndex:
         with self._lock.read():
             index = self._purposes.get(purpose)
             return index.subjects if index is not None else 0
+
+    def close(self) -> None:
+        """Nothing to release: the indexes are this process's memory."""
 
     def stats(self) -> dict[str, IndexStats]:
         with self._lock.read():

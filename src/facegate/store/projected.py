@@ -58,6 +58,11 @@ def _lifted(vectors: FloatArray, basis: FloatArray) -> FloatArray:
     return out
 
 
+def _range(lifted: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """Per-dimension minimum and maximum (one row each)."""
+    return lifted.min(0, keepdims=True), lifted.max(0, keepdims=True)
+
+
 def _code_index(dim: int, codec: Codec) -> faiss.Index:
     if codec == "float":
         return faiss.IndexFlatIP(dim)
@@ -118,24 +123,30 @@ class ProjectedFlatIndex:
         self._vectors[self._size : need] = vectors
         self._size = need
 
+    @classmethod
+    def over(cls, vectors: FloatArray, rank: int, codec: Codec = "sq8") -> ProjectedFlatIndex:
+        """An index over ``vectors`` (unit rows) that keeps that very array when it is float32
+        and C-contiguous, without a copy (10M templates are 5 GB): do not change it afterwards."""
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        index = cls(vectors.shape[1], rank, codec)
+        if len(vectors):
+            index._vectors = vectors
+            index._size = len(vectors)
+            index._refit()
+        return index
+
     def _refit(self) -> None:
         stored = self._vectors[: self._size]
         self._basis = fit_basis(stored, self.rank)
         self._fitted_on = self._size
         self._codes = _code_index(self.rank + 1, self.codec)
-        lifted = [
-            _lifted(stored[i : i + _CHUNK], self._basis) for i in range(0, self._size, _CHUNK)
-        ]
+        starts = range(0, self._size, _CHUNK)
         if not self._codes.is_trained:  # 8 bits: each dimension's range over every template
-            self._codes.train(
-                np.concatenate(
-                    [part.min(0, keepdims=True) for part in lifted]
-                    + [part.max(0, keepdims=True) for part in lifted]
-                )
-            )
+            ranges = [_range(_lifted(stored[i : i + _CHUNK], self._basis)) for i in starts]
+            self._codes.train(np.concatenate([low for low, _ in ranges] + [hi for _, hi in ranges]))
         self._code_error = 0.0
-        for part in lifted:
-            self._encode_lifted(part)
+        for i in starts:  # one chunk of lifted vectors at a time: bounded extra memory
+            self._encode_lifted(_lifted(stored[i : i + _CHUNK], self._basis))
 
     def _encode(self, vectors: FloatArray) -> None:
         self._encode_lifted(_lifted(vectors, self._basis))
