@@ -30,6 +30,7 @@ it. The tree::
      │    ├── ConsentRequiredError    no active consent of the subject for the purpose
      │    ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
      │    ├── MasterKeyError          master key missing, malformed or not the store's key
+     │    ├── AppRecordNotFoundError  no access site, class, session or review case (HTTP 404)
      │    └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
      ├── LivenessError                liveness checks and presentation-attack detection
      │    ├── LivenessSessionNotFoundError  no liveness session with that id (HTTP 404)
@@ -52,6 +53,7 @@ it. The tree::
           ├── PayloadTooLargeError    the request body is over the size limit (HTTP 413)
           ├── UnsupportedMediaError   a content type the endpoint does not take (HTTP 415)
           ├── InvalidRequestError     missing or malformed fields (HTTP 422)
+          ├── ProhibitedPracticeError emotion, attention or behaviour monitoring (HTTP 403)
           └── ServiceBusyError        the inference queue is full (HTTP 503)
 
 "No face found" in ``detect`` or ``analyze`` is an empty result, not an error; only operations
@@ -165,6 +167,10 @@ class EnrollmentError(StoreError):
         self.failures = failures
 
 
+class AppRecordNotFoundError(StoreError):
+    """No access site, attendance class, session or review case with that name or id."""
+
+
 class MasterKeyError(StoreError):
     """The master key is missing, malformed, or does not open this store."""
 
@@ -239,6 +245,11 @@ class InvalidRequestError(RequestError):
     def __init__(self, message: str, errors: list[dict[str, object]] | None = None) -> None:
         super().__init__(message)
         self.errors = errors or []
+
+
+class ProhibitedPracticeError(RequestError):
+    """A feature facegate refuses to provide: inferring emotions, attention or behaviour of
+    people (prohibited in workplaces and education by the EU AI Act, art. 5(1)(f))."""
 
 
 class ServiceBusyError(RequestError):

@@ -34,6 +34,8 @@ STATUS: Final[dict[type[e.FacegateError], int]] = {
     e.ApiKeyNotFoundError: 404,
     e.SubjectNotFoundError: 404,
     e.PurposeNotFoundError: 404,
+    e.AppRecordNotFoundError: 404,
+    e.ProhibitedPracticeError: 403,
     e.ConsentRequiredError: 409,
     e.LivenessSessionNotFoundError: 404,
     e.LivenessSessionClosedError: 409,

@@ -10,7 +10,7 @@ Sinks (:class:`EventSink`):
 - :class:`JsonLinesSink` writes one JSON object per line (the CLI's ``--json``);
 - :class:`EventHub` fans events out to any number of subscribers (the API's SSE endpoint),
   keeping a bounded history so a client that connects late sees what it missed;
-- :class:`WebhookSink` POSTs each event to a URL from a bounded queue on its own thread, signed
+- :class:`WebhookSink` POSTs each event (or any :class:`Deliverable`) to a URL from a bounded queue on its own thread, signed
   with HMAC-SHA256 (header ``X-Facegate-Signature: t=<unix time>,v1=<hex>`` over
   ``"<t>." + body``), retried with exponential back-off on errors and 5xx answers; when the
   queue is full the event is dropped and counted, so a slow receiver never stalls the stream.
@@ -75,6 +75,19 @@ class Event:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), separators=(",", ":"))
+
+
+class Deliverable(Protocol):
+    """What a :class:`WebhookSink` can send: a stream event, or another application's event
+    (e.g. a door decision) with a sequence number, a source id and a JSON body."""
+
+    @property
+    def seq(self) -> int: ...
+
+    @property
+    def stream_id(self) -> str: ...
+
+    def to_json(self) -> str: ...
 
 
 class EventSink(Protocol):
@@ -227,12 +240,12 @@ class WebhookSink:
         self.max_backoff_s = max_backoff_s
         self.timeout_s = timeout_s
         self.stats = WebhookStats()
-        self._queue: queue.Queue[Event | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[Deliverable | None] = queue.Queue(maxsize=queue_size)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="facegate-webhook", daemon=True)
         self._thread.start()
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: Deliverable) -> None:
         try:
             self._queue.put_nowait(event)
         except queue.Full:
