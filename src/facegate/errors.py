@@ -30,7 +30,6 @@ it. The tree::
      │    ├── ConsentRequiredError    no active consent of the subject for the purpose
      │    ├── EnrollmentError         enrolment refused; ``failures`` gives a reason per image
      │    ├── MasterKeyError          master key missing, malformed or not the store's key
-     │    ├── AppRecordNotFoundError  no access site, class, session or review case (HTTP 404)
      │    └── StoreCorruptError       the store's data cannot be read back (tampering, damage)
      ├── LivenessError                liveness checks and presentation-attack detection
      │    ├── LivenessSessionNotFoundError  no liveness session with that id (HTTP 404)
@@ -44,7 +43,9 @@ it. The tree::
      │    ├── AttemptNotFoundError    no application attempt with that id (HTTP 404)
      │    ├── AttemptClosedError      the attempt is decided, or its person chose the
      │    │                           alternative path (HTTP 409)
-     │    └── AccountNotFoundError    no payment account with that id or second factor (404)
+     │    ├── AccountNotFoundError    no payment account with that id or second factor (404)
+     │    ├── AppRecordNotFoundError  no access site, class, session or review case (HTTP 404)
+     │    └── ProhibitedPracticeError emotion, attention or behaviour monitoring (HTTP 403)
      ├── AccessError                  an API key may not do what was asked
      │    ├── AuthenticationError     no API key, or an unknown or revoked one (HTTP 401)
      │    ├── PermissionDeniedError   the key lacks the scope or purpose (HTTP 403)
@@ -53,7 +54,6 @@ it. The tree::
           ├── PayloadTooLargeError    the request body is over the size limit (HTTP 413)
           ├── UnsupportedMediaError   a content type the endpoint does not take (HTTP 415)
           ├── InvalidRequestError     missing or malformed fields (HTTP 422)
-          ├── ProhibitedPracticeError emotion, attention or behaviour monitoring (HTTP 403)
           └── ServiceBusyError        the inference queue is full (HTTP 503)
 
 "No face found" in ``detect`` or ``analyze`` is an empty result, not an error; only operations
@@ -167,10 +167,6 @@ class EnrollmentError(StoreError):
         self.failures = failures
 
 
-class AppRecordNotFoundError(StoreError):
-    """No access site, attendance class, session or review case with that name or id."""
-
-
 class MasterKeyError(StoreError):
     """The master key is missing, malformed, or does not open this store."""
 
@@ -247,11 +243,6 @@ class InvalidRequestError(RequestError):
         self.errors = errors or []
 
 
-class ProhibitedPracticeError(RequestError):
-    """A feature facegate refuses to provide: inferring emotions, attention or behaviour of
-    people (prohibited in workplaces and education by the EU AI Act, art. 5(1)(f))."""
-
-
 class ServiceBusyError(RequestError):
     """The inference queue is full; retry later."""
 
@@ -270,3 +261,12 @@ class AttemptClosedError(ApplicationError):
 
 class AccountNotFoundError(ApplicationError):
     """No payment account with that id."""
+
+
+class AppRecordNotFoundError(ApplicationError):
+    """No access site, attendance class, session or review case with that name or id."""
+
+
+class ProhibitedPracticeError(ApplicationError):
+    """A feature facegate refuses to provide: inferring emotions, attention or behaviour of
+    people (prohibited in workplaces and education by the EU AI Act, art. 5(1)(f))."""

@@ -203,6 +203,8 @@ class Attendance:
         info = self.store.get_class(session.class_name)
         status = session.window.status_at(self.clock())
         if status is None:
+            detail: Detail = {"session": session_id, "reason": "window closed"}
+            self.decisions.record(Decision("attendance", info.purpose, "refused", detail=detail))
             raise StoreError(f"check-in for session {session_id} is not open now")
         return session, info, status
 
@@ -212,8 +214,8 @@ class Attendance:
     def _decide(
         self, info: ClassInfo, check: CheckIn, actor: Actor | None, liveness: str | None = None
     ) -> None:
-        outcome = {"present": "present", "late": "present", "review": "review"}.get(
-            check.status, "deny"
+        outcome = {"present": "present", "late": "present", "already": "present"}.get(
+            check.status, "review" if check.status == "review" else "deny"
         )
         detail: Detail = {"session": check.session_id, "method": check.method}
         detail["reason"] = check.status
@@ -343,7 +345,7 @@ class Attendance:
             session = self.store.get_session(case.session_id)
             if accept:
                 status = session.window.status_at(case.created_at) or "late"
-                self.store.clear_pending(case.session_id, row)
+                # replaces the pending "review" check-in
                 self.store.check_in(case.session_id, row, case.created_at, "review", status)
             else:
                 self.store.clear_pending(case.session_id, row)

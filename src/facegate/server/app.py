@@ -11,6 +11,8 @@ from fastapi.staticfiles import StaticFiles
 from facegate import __version__
 from facegate.config import Settings
 from facegate.server import docs, openapi, problems
+from facegate.server.apps import access as apps_access
+from facegate.server.apps import attendance as apps_attendance
 from facegate.server.apps import common as apps_common
 from facegate.server.deps import on_problem
 from facegate.server.metrics import Metrics, ObservedApp
@@ -55,6 +57,8 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
     app.include_router(streams.router)
     app.include_router(liveness.router)
     app.include_router(apps_common.router)
+    app.include_router(apps_access.router)
+    app.include_router(apps_attendance.router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
     app.add_middleware(ObservedApp, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app

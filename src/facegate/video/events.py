@@ -10,10 +10,11 @@ Sinks (:class:`EventSink`):
 - :class:`JsonLinesSink` writes one JSON object per line (the CLI's ``--json``);
 - :class:`EventHub` fans events out to any number of subscribers (the API's SSE endpoint),
   keeping a bounded history so a client that connects late sees what it missed;
-- :class:`WebhookSink` POSTs each event (or any :class:`Deliverable`) to a URL from a bounded queue on its own thread, signed
-  with HMAC-SHA256 (header ``X-Facegate-Signature: t=<unix time>,v1=<hex>`` over
-  ``"<t>." + body``), retried with exponential back-off on errors and 5xx answers; when the
-  queue is full the event is dropped and counted, so a slow receiver never stalls the stream.
+- :class:`WebhookSink` POSTs each event (or any :class:`Deliverable`: a door decision too) to
+  a URL from a bounded queue on its own thread, signed with HMAC-SHA256 (header
+  ``X-Facegate-Signature: t=<unix time>,v1=<hex>`` over ``"<t>." + body``), retried with
+  exponential back-off on errors and 5xx answers; when the queue is full the event is dropped
+  and counted, so a slow receiver never stalls the stream.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Access control and attendance: sites, schedules, cards and PINs, classes, rosters,
 sessions, check-ins, exam review cases and guardian consents.
 
-Revision ID: 0008_access_attendance
-Revises: 0007_watchlist
+Revision ID: 0009_access_attendance
+Revises: 0008_apps
 Create Date: 2026-12-02
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0008_access_attendance"
-down_revision = "0007_watchlist"
+revision = "0009_access_attendance"
+down_revision = "0008_apps"
 branch_labels = None
 depends_on = None
 
