@@ -8,7 +8,15 @@ allocated, and become visible, in commit order on SQLite and PostgreSQL alike: a
 has applied everything up to ``seq`` N never misses a change numbered below a later one.
 
 Every process that keeps a search index polls :func:`latest_change` (one primary-key lookup)
-and applies :func:`changes_since` when it moved. Plain SQL, no database-specific notification.
+before each search and applies :func:`changes_since` when it moved. Plain SQL, the same on
+SQLite and PostgreSQL, and no database-specific notification, by choice: PostgreSQL's
+LISTEN/NOTIFY delivers a notification asynchronously, after the writer's commit has returned
+(measured in ``bench/store_backends.py``: a fraction of a millisecond on loopback, more under
+load), so a search another worker starts just after an erasure or a revocation returned could
+still use the old index; and notifications sent while a listener is reconnecting are lost, so
+polling would be needed beside it anyway. Polling at each search guarantees that a write whose
+commit has returned counts in every process's next search, for the price of one indexed query
+(docs/BENCHMARKS.md, "Store backends").
 """
 
 from __future__ import annotations

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
-from facegate.errors import ConfigError
+from facegate.errors import ConfigError, StoreError
 
 DB_FILE_NAME = "gallery.db"
 POSTGRES_DRIVER = "postgresql+psycopg"
@@ -62,3 +62,17 @@ def store_engine(home: Path, url: str | None) -> Engine:
 
 def is_sqlite(engine: Engine) -> bool:
     return engine.dialect.name == "sqlite"
+
+
+def check_reachable(engine: Engine) -> None:
+    """Connect once, so that a database that is down or refuses us fails with one clear line
+    (never the password) rather than on the first query."""
+    if is_sqlite(engine):
+        return
+    try:
+        with engine.connect():
+            pass
+    except OperationalError as exc:
+        where = engine.url.render_as_string(hide_password=True)
+        reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        raise StoreError(f"cannot reach the store database {where}: {reason}") from exc

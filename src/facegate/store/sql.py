@@ -32,7 +32,7 @@ from facegate.errors import (
 from facegate.store import crypto, migrate
 from facegate.store.changes import changes_since, latest_change, record_changes
 from facegate.store.engines import DB_FILE_NAME as DB_FILE_NAME
-from facegate.store.engines import store_engine
+from facegate.store.engines import check_reachable, store_engine
 from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
 from facegate.store.protocol import (
     Change,
@@ -163,6 +163,7 @@ class SqlStore(LifecycleQueries):
         self._master = master_key
         self._clock = clock
         self._tx = Transactions(engine)
+        check_reachable(engine)
         migrate.upgrade(engine)
         self._check_master_key()
 

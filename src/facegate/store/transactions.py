@@ -10,8 +10,12 @@ methods and :meth:`facegate.privacy.audit.AuditChain.append` called inside one
 Every write transaction starts by updating the ``writer`` row of ``store_meta``. That plain
 ``UPDATE`` serialises writers on any database: on SQLite it takes the write lock before the
 first read (so a transaction never reads, then fails to upgrade to a writer), on PostgreSQL it
-takes a row lock held to commit. Everything a write transaction allocates (audit sequence
-numbers, change-feed sequence numbers) is therefore allocated in commit order.
+takes a row lock held to commit, in every process on the database, and at READ COMMITTED
+(:mod:`facegate.store.engines`) each later statement of the transaction sees every commit made
+before the lock was granted. Everything a write transaction allocates (audit sequence numbers,
+change-feed sequence numbers) is therefore allocated in commit order, and no two audit records
+can name the same predecessor: a writer that skipped the lock would read the same head as
+another and collide with it on the ``seq`` primary key (and fail) rather than fork the chain.
 
 Work that must only happen after the commit (truncating SQLite's write-ahead log after an
 erasure) is queued with :meth:`Transactions.after_commit`.
