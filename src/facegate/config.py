@@ -7,6 +7,7 @@ code never reads it globally: each component receives its own sub-config.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
@@ -307,6 +308,56 @@ class StoreConfig(BaseModel):
         description="Unset: the embedded default, one SQLite file (gallery.db) in the data "
         "dir. 'postgresql+psycopg://user:password@host:5432/facegate': a PostgreSQL database "
         "shared by any number of 'facegate serve' workers (the 'postgres' extra; README).",
+class PaymentBand(BaseModel):
+    """One amount band of the till: amounts up to ``up_to`` use these operating points."""
+
+    name: str = Field(title="Band name", pattern=r"^[a-z0-9-]{1,16}$")
+    up_to: Decimal | None = Field(
+        None, gt=0, title="Largest amount in the band (none: no upper limit)"
+    )
+    approve: str = Field(title="Operating point at or above which the face alone approves")
+    step_up: str | None = Field(
+        None,
+        title="Looser operating point for a PIN step-up",
+        description="A face between this and `approve` asks the PIN; below it, decline. "
+        "None: no step-up band, below `approve` declines.",
+    )
+    always_step_up: bool = Field(False, title="The PIN is asked even when the face approves")
+
+
+def _default_bands() -> list[PaymentBand]:
+    return [
+        PaymentBand(name="small", up_to=Decimal("50"), approve="fmr=1e-4", step_up="fmr=1e-3"),
+        PaymentBand(name="medium", up_to=Decimal("500"), approve="fmr=1e-5", step_up="fmr=1e-3"),
+        PaymentBand(name="large", approve="fmr=1e-5", step_up="fmr=1e-4", always_step_up=True),
+    ]
+
+
+class PaymentConfig(BaseModel):
+    """The till (facegate.apps.payment): operating point by amount band, stricter for more."""
+
+    purpose: str = Field("payment", title="Purpose payers consent to")
+    currency: str = Field("EUR", pattern=r"^[A-Z]{3}$", title="Currency (ISO 4217)")
+    bands: list[PaymentBand] = Field(
+        default_factory=_default_bands,
+        min_length=1,
+        title="Amount bands, smallest first (the last has no upper limit)",
+    )
+    max_candidates: int = Field(
+        50, ge=1, le=10_000, title="Most accounts one second factor may narrow to"
+    )
+    pin_attempts: int = Field(3, ge=1, le=10, title="Wrong PINs before an attempt declines")
+
+
+class RegistrationConfig(BaseModel):
+    """ID-photo registration (facegate.apps.registration)."""
+
+    purpose: str = Field("registration", title="Purpose of the registration")
+    operating_point: str | None = Field(
+        None,
+        title="Cross-capture operating point",
+        description="'fmr=...' on the pack's 1:1 calibration; unset: the print-vs-live point "
+        "calibrated for the pack (apps/registration_points.json), else fmr=1e-3.",
     )
 
 
@@ -326,6 +377,8 @@ class Settings(BaseSettings):
     server: ServerConfig = Field(default_factory=ServerConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    payment: PaymentConfig = Field(default_factory=PaymentConfig)
+    registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
     master_key: SecretStr | None = Field(
         None,
         title="Master key",

@@ -14,6 +14,7 @@ from facegate.server import docs, openapi, problems
 from facegate.server.apps import access as apps_access
 from facegate.server.apps import attendance as apps_attendance
 from facegate.server.apps import common as apps_common
+from facegate.server.apps import payment as apps_payment
 from facegate.server.deps import on_problem
 from facegate.server.metrics import Metrics, ObservedApp
 from facegate.server.routers import (
@@ -59,6 +60,7 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
     app.include_router(apps_common.router)
     app.include_router(apps_access.router)
     app.include_router(apps_attendance.router)
+    app.include_router(apps_payment.router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
     app.add_middleware(ObservedApp, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app
