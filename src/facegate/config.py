@@ -308,6 +308,9 @@ class StoreConfig(BaseModel):
         description="Unset: the embedded default, one SQLite file (gallery.db) in the data "
         "dir. 'postgresql+psycopg://user:password@host:5432/facegate': a PostgreSQL database "
         "shared by any number of 'facegate serve' workers (the 'postgres' extra; README).",
+    )
+
+
 class PaymentBand(BaseModel):
     """One amount band of the till: amounts up to ``up_to`` use these operating points."""
 
