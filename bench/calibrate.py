@@ -82,6 +82,8 @@ def embed_all_cached(
     pack: str,
     home: Path | None,
     only_cached: bool = False,
+    detector: str = "hog",
+    upsample: int = 1,
 ) -> tuple[list[Path], np.ndarray]:
     """The same vectors through facegate's eval cache (shared with bench/lfw_accuracy.py and
     ``facegate eval``: an LFW run of the pack leaves nothing to compute here)."""
@@ -91,7 +93,7 @@ def embed_all_cached(
     from facegate.eval.cache import EmbeddingCache, sha256_of
     from facegate.eval.extract import RECORD_VERSION, Extractor, Task, choose_face
 
-    config = EngineConfig(pack=pack, detector="hog", upsample=1, runtime="onnx")
+    config = EngineConfig(pack=pack, detector=detector, upsample=upsample, runtime="onnx")
     engine = FaceEngine(config, home=home)
     variant = f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}"
     factory = functools.partial(FaceEngine, config, ImageLimits(), home=home)
@@ -153,13 +155,24 @@ def main() -> None:
         action="store_true",
         help="with --eval-cache: only the people whose photo is already in the cache",
     )
+    ap.add_argument(
+        "--detector", default="hog", help="with --eval-cache: the detector (and its alignment)"
+    )
+    ap.add_argument("--upsample", type=int, default=1)
     ap.add_argument("--out", type=Path, default=REPO / "src/facegate/models/packs")
     args = ap.parse_args()
 
     paths = first_images(args.lfw, args.people)
     if args.eval_cache is not None:
         paths, vectors = embed_all_cached(
-            paths, args.workers, args.eval_cache, args.pack, args.home, args.only_cached
+            paths,
+            args.workers,
+            args.eval_cache,
+            args.pack,
+            args.home,
+            args.only_cached,
+            args.detector,
+            args.upsample,
         )
     else:
         cache = REPO / "bench" / ".cache" / f"calibration-{args.pack}.npz"
@@ -167,13 +180,18 @@ def main() -> None:
     scores = impostor_scores(vectors)
     missed = int(np.isnan(vectors).any(axis=1).sum())
     table = fmr_table(scores)
+    detector_label = "HOG upsample 1"
+    if args.eval_cache is not None and (args.detector, args.upsample) != ("hog", 1):
+        detector_label = f"{args.detector} upsample {args.upsample}"
+        if args.detector == "mtcnn":
+            detector_label += ", ArcFace alignment on MTCNN's five points"
     result = {
         "calibration": {
             "pack": args.pack,
             "fmr_table": [[round(f, 10), round(t, 6)] for f, t in table],
             "impostor_scores": int(len(scores)),
             "source": f"LFW deep-funneled, one image each of {len(paths) - missed} people "
-            f"(no face found for {missed}), HOG upsample 1, face nearest the centre; "
+            f"(no face found for {missed}), {detector_label}, face nearest the centre; "
             "bench/calibrate.py",
         },
         "impostor_stats": {

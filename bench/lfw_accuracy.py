@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from facegate.cli.common import DetectorName
 from facegate.config import EngineConfig, ImageLimits
 from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
@@ -48,6 +49,12 @@ def machine() -> dict[str, Any]:
     return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version()}
 
 
+def _progress(label: str, done: int, total: int) -> None:
+    """A line on stderr every 100 images (long runs are watched from a log file)."""
+    if done == total or done % 100 == 0:
+        print(f"{label}: {done}/{total} {time.strftime('%H:%M:%S')}", file=sys.stderr, flush=True)
+
+
 def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any], float, Extractor]:
     config = EngineConfig(
         pack=args.pack, detector=args.detector, upsample=args.upsample, runtime=args.runtime
@@ -67,6 +74,7 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
             variant=f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}",
             cache=cache,
             workers=args.workers,
+            progress=_progress,
         )
         scores = score_pairs(pairs, extractor, "centre")
     try:
@@ -93,7 +101,7 @@ def main() -> None:
     parser.add_argument(
         "--folds", default=None, help="only these view-2 folds, e.g. 1-5 (default: all 10)"
     )
-    parser.add_argument("--detector", choices=["hog", "cnn"], default="hog")
+    parser.add_argument("--detector", choices=[d.value for d in DetectorName], default="hog")
     parser.add_argument("--upsample", type=int, default=1)
     parser.add_argument("--runtime", choices=["dlib", "onnx"], default="dlib")
     parser.add_argument("--workers", type=int, default=2)

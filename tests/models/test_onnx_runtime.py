@@ -184,3 +184,30 @@ def test_a_damaged_cached_model_is_converted_again(tmp_path: Path) -> None:
 def test_session_errors_are_model_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelConversionError, match="ONNX Runtime"):
         create_session(b"not an onnx model")
+
+
+def _identity_model() -> bytes:
+    from onnx import TensorProto, helper
+
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    return bytes(model.SerializeToString())
+
+
+def test_processes_can_share_the_cores_out_between_their_sessions() -> None:
+    import os
+
+    from facegate.models.onnx_runtime import set_intra_op_threads
+
+    model = _identity_model()
+    try:
+        set_intra_op_threads(1)
+        assert create_session(model).get_session_options().intra_op_num_threads == 1
+        set_intra_op_threads(0)  # never fewer than one
+        assert create_session(model).get_session_options().intra_op_num_threads == 1
+    finally:
+        set_intra_op_threads(None)
+    default = create_session(model).get_session_options().intra_op_num_threads
+    assert default == (os.cpu_count() or 1)

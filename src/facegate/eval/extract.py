@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -93,7 +94,11 @@ def run_task(engine: EvalEngine, task: Task, data: bytes) -> FaceRecord:
 _WORKER_ENGINE: list[EvalEngine] = []  # the one engine of a worker process
 
 
-def _worker_init(factory: Callable[[], EvalEngine]) -> None:
+def _worker_init(factory: Callable[[], EvalEngine], threads: int | None = None) -> None:
+    if threads is not None:  # the workers share the cores out between them
+        from facegate.models.onnx_runtime import set_intra_op_threads
+
+        set_intra_op_threads(threads)
     _WORKER_ENGINE.append(factory())
 
 
@@ -192,8 +197,12 @@ class Extractor:
                 yield path, sha, run_task(self._local, task, data)
             return
         ctx = multiprocessing.get_context("spawn")
+        threads = max(1, (os.cpu_count() or 1) // self.workers)
         with ProcessPoolExecutor(
-            self.workers, mp_context=ctx, initializer=_worker_init, initargs=(self.factory,)
+            self.workers,
+            mp_context=ctx,
+            initializer=_worker_init,
+            initargs=(self.factory, threads),
         ) as pool:
             futures = {
                 pool.submit(_worker_run, task, data): (path, sha) for path, sha, data in todo
