@@ -8,6 +8,8 @@ with the reason when pymilvus or milvus-lite is not installed (the ``milvus`` ex
 from __future__ import annotations
 
 import importlib.util
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -202,3 +204,30 @@ def test_gallery_on_each_backend_enrols_identifies_erases_and_reopens(
     with Gallery.open(tmp_path, engine=FakeEngine(), config=config) as reopened:
         assert reopened.index_stats()["door"].subjects == 6
         assert [_who(reopened, p) for p in (3, 4, 5)] == ["person 3", None, None]
+
+
+WRITER = """
+import sys
+import numpy as np
+from facegate.store.milvus import MilvusIndex, MilvusParams
+index = MilvusIndex(MilvusParams(sys.argv[1], index_type="FLAT"), lambda: "fake-v1")
+vectors = np.load(sys.argv[2])
+index.add("door", 1, vectors[:2])
+index.add("door", 2, vectors[2:4])
+index.close()
+"""
+
+
+@needs_milvus
+def test_a_new_process_reconciles_what_another_left(tmp_path: Path) -> None:
+    """A worker starting on a collection another process wrote (and left released)."""
+    vectors = _unit(np.random.default_rng(6), 4)
+    np.save(tmp_path / "v.npy", vectors)
+    uri = str(tmp_path / "milvus.db")
+    subprocess.run(
+        [sys.executable, "-c", WRITER, uri, str(tmp_path / "v.npy")], check=True, timeout=300
+    )
+    index = open_search_index(config_for("milvus", tmp_path), lambda: PACK, tmp_path)
+    index.load("door", [(_rows(1, 1), vectors[:2])])  # the store no longer holds subject 2
+    assert [h.row for h in index.search("door", vectors[2:3], 5)[0]] == [1]
+    index.close()

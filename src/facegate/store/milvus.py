@@ -143,6 +143,7 @@ class MilvusIndex:
         client = self._client
         if client.has_collection(name):
             self._dim = self._existing_dim(name)
+            client.load_collection(name)  # a collection another process made may be released
             self._collection = name
             return self._ensure(dim)
         if dim is None:
@@ -215,6 +216,7 @@ class MilvusIndex:
                 counts[int(row)] = counts.get(int(row), 0) + int(n)
         name = name or self._ensure(None)
         if name is not None:
+            self._client.flush(name)  # seal what was written: searched by index, not scanned
             stale = [i for i in self._purpose_ids(name, purpose) if i not in kept]
             for start in range(0, len(stale), _WRITE_BATCH):
                 self._client.delete(name, ids=stale[start : start + _WRITE_BATCH])
