@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_HOME = Path("./facegate-data")
@@ -363,6 +363,68 @@ class RegistrationConfig(BaseModel):
         "calibrated for the pack (apps/registration_points.json), else fmr=1e-3.",
     )
 
+LivenessChallenge = Literal["blink", "turn_left", "turn_right", "smile", "move_closer"]
+ALL_CHALLENGES: list[LivenessChallenge] = [
+    "blink",
+    "turn_left",
+    "turn_right",
+    "smile",
+    "move_closer",
+]
+
+
+class LivenessConfig(BaseModel):
+    """Active liveness sessions (challenges, timing) and the optional passive PAD check."""
+
+    challenges: list[LivenessChallenge] = Field(
+        default_factory=lambda: list(ALL_CHALLENGES),
+        min_length=2,
+        title="Challenges",
+        description="What sessions may ask for. With shuffle on, each session draws 2-3 of them "
+        "at random (at least one head turn); leave out what your users or camera cannot do.",
+    )
+    shuffle: bool = Field(
+        True,
+        title="Random challenges",
+        description="Off: every session asks for `challenges` in their order (a fixed script, "
+        "e.g. a supervised desk or a test rig). Weaker: a replay knows what comes next.",
+    )
+    hold_min_s: float = Field(0.5, ge=0, le=10, title="Shortest 'hold still' before a prompt")
+    hold_max_s: float = Field(3.0, ge=0, le=10, title="Longest 'hold still' before a prompt")
+    response_s: float = Field(
+        3.0, gt=0, le=30, title="Time to do a challenge after its prompt (seconds)"
+    )
+    ttl_s: float = Field(30.0, gt=0, le=600, title="Session deadline (seconds)")
+    pad: Literal["off", "texture", "pack"] = Field(
+        "off",
+        title="Passive PAD",
+        description="'texture': the baseline trained with 'facegate liveness train' (pad_model); "
+        "'pack': the active pack's ONNX PAD model. Its decision on the session's frames joins "
+        "the verdict and the audit record.",
+    )
+    pad_model: Path | None = Field(
+        None,
+        title="Texture PAD model file",
+        description="Default: <data dir>/pad/texture.npz.",
+    )
+    pad_threshold: float | None = Field(
+        None,
+        title="PAD threshold",
+        description="Bona fide at or above it; unset: the model's own (texture: the training "
+        "threshold, which does not carry over to new people: calibrate it, docs/LIVENESS.md; "
+        "pack: 0.5).",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LivenessConfig:
+        if len(set(self.challenges)) != len(self.challenges):
+            raise ValueError("liveness challenges must be different")
+        if not {"turn_left", "turn_right"} & set(self.challenges):
+            raise ValueError("liveness challenges need a head turn (the planarity check)")
+        if self.hold_min_s > self.hold_max_s:
+            raise ValueError("hold_min_s is above hold_max_s")
+        return self
+
 
 class Settings(BaseSettings):
     """Everything an entry point needs; sub-configs go to the components."""
@@ -382,6 +444,7 @@ class Settings(BaseSettings):
     store: StoreConfig = Field(default_factory=StoreConfig)
     payment: PaymentConfig = Field(default_factory=PaymentConfig)
     registration: RegistrationConfig = Field(default_factory=RegistrationConfig)
+    liveness: LivenessConfig = Field(default_factory=LivenessConfig)
     master_key: SecretStr | None = Field(
         None,
         title="Master key",

@@ -84,6 +84,9 @@ def pad_cmd(
     attacks: Annotated[int, typer.Option("--attacks", min=4, help="Attack sessions")] = 600,
     photos: Annotated[int, typer.Option("--photos", min=1, help="LFW photos printed")] = 12,
     seed: Annotated[int, typer.Option("--seed", help="Random seed of the attacks")] = 13,
+    mirror: Annotated[
+        bool, typer.Option("--mirror", help="Also the clips flipped left to right (bona fide)")
+    ] = False,
     out: Annotated[
         Path | None, typer.Option("--out", help="Report folder", show_default="<data dir>/reports")
     ] = None,
@@ -103,7 +106,7 @@ def pad_cmd(
         if nuaa is not None:
             _passive(report, nuaa, base, progress)
         if lfw is not None and (video is not None or ytf is not None):
-            _active(report, base, video, ytf, lfw, attacks, photos, seed, progress)
+            _active(report, base, (video, ytf, mirror), lfw, (attacks, photos, seed), progress)
     json_path, html_path = report.write(out or base.home / "reports")
     if as_json:
         emit_json(jsonable(summary))
@@ -125,18 +128,17 @@ def _passive(report: Any, nuaa: Path, base: Any, progress: Any) -> None:
 def _active(
     report: Any,
     base: Any,
-    video: Path | None,
-    ytf: Path | None,
+    clips_from: tuple[Path | None, Path | None, bool],
     lfw: Path,
-    attacks: int,
-    photos: int,
-    seed: int,
+    counts: tuple[int, int, int],
     progress: Any,
 ) -> None:
     from facegate.eval.pad_run import attack_photos, evaluate_active, load_clips, photo_banks
 
+    video, ytf, mirror = clips_from
+    attacks, photos, seed = counts
     eng = engine(base, landmarks68=True)
-    clips = load_clips(eng, video, ytf)
+    clips = load_clips(eng, video, ytf, mirror=mirror)
     opened, shut = attack_photos(eng, lfw, photos)
     banks = photo_banks(eng, opened, shut, progress)
     part = evaluate_active(clips, banks, attacks, seed)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 from collections.abc import Sequence
@@ -23,13 +24,21 @@ import numpy as np
 from facegate.eval.pad_sim import PlanePose, present
 from facegate.liveness.challenges import TURNS, Challenge, draw_challenges
 from facegate.liveness.observe import FrameAnalyzer, Observation, observation_from_points
-from facegate.liveness.session import LivenessSession, Recording, Status, Verdict, feed
+from facegate.liveness.session import (
+    LivenessSession,
+    Recording,
+    SessionPolicy,
+    Status,
+    Verdict,
+    feed,
+)
 from facegate.types import FloatArray, ImageArray
 
 FRAME_SIZE = (640, 480)
 TILTS = tuple(range(-40, 41, 10))
 PITCHES = (-10, 0, 10)
 MIN_HOLD_S = 0.2
+TAIL_S = 0.2  # frames a clip must still have after the settle time of the last event
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +144,7 @@ class FittedSession:
     holds_s: tuple[float, ...]
     frames: Recording
     verdict: Verdict
+    events: tuple[Event, ...] = ()  # the movements of the clip it was fitted to
 
 
 def _done_times(session: LivenessSession, frames: Recording) -> list[float]:
@@ -181,7 +191,7 @@ def fit_session(
     verdict = feed(session, frames)
     # the recording of this session: the frames it took, up to its verdict
     used = frames[: session.frames_seen]
-    return FittedSession(clip.name, challenges, tuple(holds), used, verdict)
+    return FittedSession(clip.name, challenges, tuple(holds), used, verdict, tuple(events))
 
 
 def _fits(chosen: Sequence[Event], events: Sequence[Event]) -> bool:
@@ -213,18 +223,21 @@ def _fits(chosen: Sequence[Event], events: Sequence[Event]) -> bool:
 def fitted_sessions(
     clip: Clip, reactions_s: Sequence[float] = (0.2, 0.3, 0.4, 0.5)
 ) -> list[FittedSession]:
-    """Bona fide sessions of 2-3 consecutive events of one person's track that fit
-    (:func:`_fits`), for each track of the clip."""
+    """Bona fide sessions of 2-3 events of one person's track, in order, that fit
+    (:func:`_fits`: blinks between them may be skipped, head turns not), for each track of
+    the clip; only where the clip goes on long enough after the last event for the verdict
+    (a person at a camera does not vanish the moment they finish)."""
     return [s for part in segments(clip) for s in _fitted(part, reactions_s)]
 
 
 def _fitted(clip: Clip, reactions_s: Sequence[float]) -> list[FittedSession]:
     events = clip_events(clip)
+    clip_end = clip.frames[-1][0] if clip.frames else 0.0
+    settle_ms = 1000.0 * (SessionPolicy().settle_s + TAIL_S)
     out = []
     for length in (2, 3):
-        for i in range(len(events) - length + 1):
-            chosen = events[i : i + length]
-            if not _fits(chosen, events):
+        for chosen in itertools.combinations(events, length):
+            if not _fits(chosen, events) or chosen[-1].end_ms + settle_ms > clip_end:
                 continue
             for reaction in reactions_s:
                 fitted = fit_session(clip, chosen, reaction)

@@ -72,13 +72,23 @@ def _rgb(path: Path) -> ImageArray:
     return np.ascontiguousarray(bgr[:, :, ::-1])
 
 
-def load_clips(engine: FaceEngine, video: Path | None, ytf: Path | None) -> list[Clip]:
-    clips = []
+def load_clips(
+    engine: FaceEngine, video: Path | None, ytf: Path | None, *, mirror: bool = False
+) -> list[Clip]:
+    """Recordings of the clips; with ``mirror``, also of each clip flipped left to right (the
+    same real movements seen in a mirror: a turn to the left becomes one to the right; the
+    detector, landmarks and embedder run again on the flipped frames)."""
+    sources: list[tuple[str, list[tuple[float, ImageArray]]]] = []
     if video is not None:
-        clips.append(record_clip(engine, video.stem, list(video_frames(video))))
+        sources.append((video.stem, list(video_frames(video))))
     if ytf is not None:
-        for name, frames in ytf_clips(ytf).items():
-            clips.append(record_clip(engine, name, [(t, _rgb(p)) for t, p in frames]))
+        for name, paths in ytf_clips(ytf).items():
+            sources.append((name, [(t, _rgb(p)) for t, p in paths]))
+    clips = [record_clip(engine, name, images) for name, images in sources]
+    if mirror:
+        for name, images in sources:
+            flipped = [(t, np.ascontiguousarray(img[:, ::-1])) for t, img in images]
+            clips.append(record_clip(engine, f"{name}~mirrored", flipped))
     return clips
 
 
@@ -156,9 +166,15 @@ def _active_report(
         {k: [passed(v) for v in vs] for k, vs in attacks.items()},
         threshold=1.0,
     )
+    movements = {(s.clip, s.events) for s in bona}
+    failed_movements = {(s.clip, s.events) for s in bona if s.verdict.status is not Status.PASSED}
     summary: dict[str, Any] = {
         **rates.to_dict(),
+        "bona_fide_sessions": len(bona),
         "bona_fide_rejected": sum(1 for s in bona if s.verdict.status is not Status.PASSED),
+        "bona_fide_movement_sequences": len(movements),
+        "bona_fide_movement_sequences_rejected": len(failed_movements),
+        "bona_fide_per_clip": dict(Counter(s.clip.split("#")[0] for s in bona)),
         "attacks_accepted": {k: sum(int(passed(v)) for v in vs) for k, vs in attacks.items()},
         "clips": n_clips,
     }
@@ -190,6 +206,9 @@ def _active_report(
         "Decision: a session passes or fails (no score), so APCER and BPCER are the shares of "
         "attack and bona fide sessions that passed and failed. Bona fide sessions take the "
         "challenges and prompt times that fit what each clip shows (head turns and blinks "
-        "found in its landmarks); attacks draw random challenges and holds like the server."
+        "found in its landmarks); attacks draw random challenges and holds like the server. "
+        "Several bona fide sessions share one movement sequence of a clip (prompted at "
+        "different reaction times): they are not independent; the movement sequences are "
+        "counted apart. A clip's '~mirrored' copy is the same movements seen in a mirror."
     )
     return report

@@ -127,14 +127,20 @@ def done_at(
     return None
 
 
-def draw_challenges(count: int | None = None) -> tuple[Challenge, ...]:
-    """A random sequence of 2 or 3 different challenges (``count`` fixes the length) with at
-    least one head turn, which the planarity check needs (a turn shows parallax)."""
+def draw_challenges(
+    count: int | None = None, pool: Sequence[Challenge] | None = None
+) -> tuple[Challenge, ...]:
+    """A random sequence of 2 or 3 different challenges from ``pool`` (default: all; ``count``
+    fixes the length) with at least one head turn, which the planarity check needs (a turn
+    shows parallax)."""
     rng = secrets.SystemRandom()
-    length = count if count is not None else rng.choice((2, 3))
-    if not 2 <= length <= len(Challenge):
-        raise ValueError(f"a session has 2 to {len(Challenge)} challenges, not {length}")
+    choices = list(dict.fromkeys(pool)) if pool is not None else list(Challenge)
+    if not any(c in TURNS for c in choices):
+        raise ValueError("the challenges to draw from need a head turn")
+    length = count if count is not None else rng.choice((2, min(3, len(choices))))
+    if not 2 <= length <= len(choices):
+        raise ValueError(f"a session has 2 to {len(choices)} challenges, not {length}")
     while True:
-        picked = tuple(rng.sample(list(Challenge), length))
+        picked = tuple(rng.sample(choices, length))
         if any(c in TURNS for c in picked):
             return picked

@@ -2,9 +2,10 @@
 
 A purpose whose policy requires liveness (:func:`facegate.privacy.purposes.liveness_required`)
 accepts verify, identify and enrol only with :class:`LivenessEvidence`: the verdict of a
-liveness session that passed, the PAD method and operating point, and the embedding of the
-session's face. The probe image's face must be that face (cosine at least ``min_similarity``),
-so a person cannot pass liveness and then present someone else's photo.
+liveness session that passed, its method and operating point, the passive PAD decision where a
+PAD model is configured, and the embedding of the session's face. The probe image's face must
+be that face (cosine at least ``min_similarity``), so a person cannot pass liveness and then
+present someone else's photo.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from facegate.errors import LivenessRequiredError
+from facegate.liveness.pad import PadDecision
 from facegate.types import FloatArray
 
 METHOD = "active-challenge-v1"
@@ -30,14 +32,18 @@ class LivenessEvidence:
     detail: str
     embedding: FloatArray | None
     min_similarity: float = 0.9
+    pad: PadDecision | None = None
 
     def describe(self) -> str:
-        """The liveness part of an audit decision (no images, no embeddings)."""
+        """The liveness part of an audit decision (no images, no embeddings), short enough to
+        fit beside the operation's own decision; the session's own audit record (operation
+        ``liveness``) holds the details and the PAD's score and threshold."""
         verdict = "passed" if self.passed else "failed"
-        return (
-            f"liveness {verdict}: session {self.session_id}, {self.method} "
-            f"at {self.operating_point} ({self.detail})"
-        )
+        text = f"liveness {verdict}: session {self.session_id}, {self.method}"
+        text += f" at {self.operating_point}"
+        if self.pad is not None:
+            text += f", pad {'bona fide' if self.pad.live else 'attack'}"
+        return text
 
     def check(self, probe: FloatArray | None) -> None:
         """Raise :class:`LivenessRequiredError` unless the session passed and ``probe`` (the

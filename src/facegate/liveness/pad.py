@@ -10,6 +10,7 @@ operator can train the texture baseline (:mod:`facegate.liveness.texture`) on th
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -19,7 +20,7 @@ import numpy as np
 
 from facegate.models.base import InferenceSession
 from facegate.models.specs import PadSpec
-from facegate.types import BBox, ImageArray
+from facegate.types import BBox, FloatArray, ImageArray
 
 
 @runtime_checkable
@@ -47,10 +48,33 @@ class PadDecision:
             f"pad {self.method}: {verdict} (score {self.score:.3f}, threshold {self.threshold:.3f})"
         )
 
+    def brief(self) -> str:
+        """The decision in few characters (for an audit record's decision field)."""
+        verdict, sign = ("bona fide", ">=") if self.live else ("attack", "<")
+        return f"pad {self.method} {verdict} {self.score:.3f}{sign}{self.threshold:.3f}"
+
 
 def decide(detector: PresentationAttackDetector, image: ImageArray, box: BBox) -> PadDecision:
     """Score the face at ``box`` and decide at the detector's threshold."""
     value = float(detector.score(image, box))
+    return PadDecision(detector.method, value, detector.threshold, value >= detector.threshold)
+
+
+def landmark_box(points: FloatArray) -> BBox:
+    """The box of a face's landmarks (the region a detector box covers, brows to chin)."""
+    x1, y1 = (float(v) for v in points.min(axis=0))
+    x2, y2 = (float(v) for v in points.max(axis=0))
+    return BBox(x1, y1, max(x2, x1 + 1.0), max(y2, y1 + 1.0))
+
+
+def session_decision(
+    detector: PresentationAttackDetector, scores: Sequence[float]
+) -> PadDecision | None:
+    """The PAD decision over a session's frames: their median score at the detector's
+    threshold (one odd frame, blurred by motion, does not decide); ``None`` without frames."""
+    if not scores:
+        return None
+    value = float(np.median(np.asarray(scores, np.float64)))
     return PadDecision(detector.method, value, detector.threshold, value >= detector.threshold)
 
 

@@ -163,6 +163,11 @@ class LivenessSession:
             self._fail(failure)
         return self.verdict(timestamp_ms)
 
+    def reject(self, reason: str) -> Verdict:
+        """Fail the session on another check's word (the passive PAD, after the challenges)."""
+        self._fail(reason)
+        return self.verdict()
+
     def expire(self, server_ms: float) -> Verdict:
         """Fail the session if its deadline has passed (a client that stopped sending)."""
         if self.status is Status.ACTIVE and server_ms > 1000.0 * self.policy.ttl_s:

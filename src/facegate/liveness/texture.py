@@ -176,10 +176,13 @@ def fit_logistic(
 class TexturePad:
     """:class:`~facegate.liveness.pad.PresentationAttackDetector` over a :class:`TextureModel`."""
 
-    def __init__(self, model: TextureModel) -> None:
+    def __init__(self, model: TextureModel, threshold: float | None = None) -> None:
         self.model = model
         self.method = model.method
         self.threshold = model.threshold
+        if threshold is not None:  # an operating point calibrated by the operator
+            self.threshold = float(threshold)
+            self.method = f"texture-baseline:{FEATURE_VERSION}@threshold={threshold:g}"
 
     def score(self, image: ImageArray, box: BBox) -> float:
         return float(self.model.probability(texture_features(image, box))[0])

@@ -21,6 +21,7 @@ from facegate.server.routers import (
     audit,
     inference,
     liveness,
+    pages,
     purposes,
     streams,
     subjects,
@@ -61,6 +62,7 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
     app.include_router(apps_access.router)
     app.include_router(apps_attendance.router)
     app.include_router(apps_payment.router)
+    app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
     app.add_middleware(ObservedApp, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)
     return app

@@ -131,7 +131,8 @@ class Services:
         sweeper.start()
         gallery.follow(FEED_INTERVAL_S)  # writes by other processes reach this index too
         streams = StreamManager(gallery, stream_engines(settings), settings.home, cfg.max_streams)
-        return cls(settings, gallery, keys, pool, metrics, sweeper, streams)
+        live = LivenessSessions.from_config(settings.liveness, settings.home, settings.engine.pack)
+        return cls(settings, gallery, keys, pool, metrics, sweeper, streams, live)
 
     def close(self) -> None:
         if self.streams is not None:

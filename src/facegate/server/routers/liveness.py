@@ -21,8 +21,10 @@ from facegate.imageio import decode
 from facegate.liveness.observe import observe_pixels
 from facegate.server import openapi
 from facegate.server.deps import AnyKey, ServicesDep
+from facegate.server.keys import ApiKey
 from facegate.server.liveness_sessions import session_json
 from facegate.server.payload import read_payload
+from facegate.server.services import Services
 from facegate.server.workers import ServerEngine
 
 router = APIRouter(prefix="/v1/liveness", tags=["liveness"])
@@ -66,10 +68,15 @@ async def post_frame(
     landmarker = sessions.landmarker68()
 
     def run(engine: ServerEngine) -> Any:
-        return observe_pixels(engine, decode(image, limits), landmarker)
+        pixels = decode(image, limits)
+        faces = observe_pixels(engine, pixels, landmarker)
+        return faces, sessions.pad_score(pixels, faces)
 
-    faces = await services.pool.run(run)
-    verdict = sessions.submit(session_id, key.id, fields.nonce, fields.timestamp_ms, faces)
+    faces, pad_score = await services.pool.run(run)
+    verdict = sessions.submit(
+        session_id, key.id, fields.nonce, fields.timestamp_ms, faces, pad_score
+    )
+    _audit(request, key, services, session_id)
     return {
         **session_json(session_id, entry, verdict, sessions.elapsed_ms(entry)),
         "faces": len(faces),
@@ -77,9 +84,20 @@ async def post_frame(
 
 
 @router.get("/sessions/{session_id}")
-def get_session(session_id: str, key: AnyKey, services: ServicesDep) -> dict[str, Any]:
+def get_session(
+    session_id: str, request: Request, key: AnyKey, services: ServicesDep
+) -> dict[str, Any]:
     """The session's status and, once decided, its verdict and reason."""
     sessions = services.liveness
     entry = sessions.get(session_id, key.id)
     verdict = sessions.verdict(session_id, key.id)
+    _audit(request, key, services, session_id)
     return session_json(session_id, entry, verdict, sessions.elapsed_ms(entry))
+
+
+def _audit(request: Request, key: ApiKey, services: Services, session_id: str) -> None:
+    """Append the session's audit record once it is decided (passed, failed, expired)."""
+    sessions = services.liveness
+    text = sessions.audit_text(session_id, sessions.get(session_id, key.id))
+    if text is not None:
+        services.record(request, key, "liveness", None, [], text)
