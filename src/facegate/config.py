@@ -363,6 +363,7 @@ class RegistrationConfig(BaseModel):
         "calibrated for the pack (apps/registration_points.json), else fmr=1e-3.",
     )
 
+
 LivenessChallenge = Literal["blink", "turn_left", "turn_right", "smile", "move_closer"]
 ALL_CHALLENGES: list[LivenessChallenge] = [
     "blink",
