@@ -39,6 +39,9 @@ from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.store.index import IndexParams, PurposeIndex
 from facegate.types import BBox, DetectResult, Embedding, Face
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import search_large  # noqa: E402  (sizes that fit in memory only once)
+
 REPO = Path(__file__).resolve().parents[1]
 DIM = 128
 
@@ -59,7 +62,10 @@ def real_vectors(
         faces = engine.analyze(min(folder.glob("*.jpg"))).faces
         if faces and faces[0].embedding is not None:
             out.append(faces[0].embedding.vector)
-    return np.stack(out)
+    vectors = np.stack(out)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.savez(cache, vectors=vectors)  # a rerun (and bench/search_large.py) starts from here
+    return vectors
 
 
 def unit(x: np.ndarray) -> np.ndarray:
@@ -299,6 +305,7 @@ def main() -> None:
     parser.add_argument("--lfw", type=Path, default=REPO.parent / "shared/data/lfw")
     parser.add_argument("--people", type=int, default=500)
     parser.add_argument("--out", type=Path, default=REPO / "bench/results/search.json")
+    search_large.add_arguments(parser)
     args = parser.parse_args()
 
     logging.getLogger("facegate").setLevel(logging.ERROR)  # synthetic near-duplicates warn
@@ -322,7 +329,10 @@ def main() -> None:
         result["gallery"] = bench_gallery(real, args)
         print(f"gallery: {result['gallery']}", flush=True)
     for n in args.sizes:
-        result["sizes"].append(bench_size(n, real, args))
+        if n > args.stream_above:
+            result["sizes"].append(search_large.bench_large(n, real, Synth(real, seed=n), args))
+        else:
+            result["sizes"].append(bench_size(n, real, args))
     result["machine"]["load_avg_at_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
