@@ -55,6 +55,7 @@ def _register() -> None:
     if app.registered_groups or app.registered_commands:
         return  # main() may run many times in one process (tests)
     from facegate.cli import (
+        apps_cmds,
         engine_cmds,
         eval_cmds,
         gallery_cmds,
@@ -75,6 +76,7 @@ def _register() -> None:
     server_cmds.register(app)
     privacy_cmds.register(app)
     video_cmds.register(app)
+    apps_cmds.register(app)
 
 
 def _usage_message(exc: Exception) -> str:
