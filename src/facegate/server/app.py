@@ -15,6 +15,7 @@ from facegate.server.apps import access as apps_access
 from facegate.server.apps import attendance as apps_attendance
 from facegate.server.apps import common as apps_common
 from facegate.server.apps import payment as apps_payment
+from facegate.server.apps import registration as apps_registration
 from facegate.server.deps import on_problem
 from facegate.server.metrics import Metrics, ObservedApp
 from facegate.server.routers import (
@@ -62,6 +63,7 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
     app.include_router(apps_access.router)
     app.include_router(apps_attendance.router)
     app.include_router(apps_payment.router)
+    app.include_router(apps_registration.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=system.STATIC), name="static")
     app.add_middleware(ObservedApp, metrics=metrics, max_body_bytes=settings.server.max_body_bytes)

@@ -1,13 +1,19 @@
-"""Paying by face end to end over HTTP, on real photos, with real liveness sessions.
+"""Payment and ID-photo registration end to end over HTTP, on real photos, with real liveness
+sessions (the Hamilton clip, see apps_live.py).
 
-The payer is a singer of the Hamilton clip (enrolled from one frame, paying with another);
+Payment: the payer is a singer of the Hamilton clip (enrolled from one frame, paying with another);
 Obama's photo is a second account sharing the payer's phone digits. Covers the approval, the
 step-up for a large amount, a refused attempt (another person's face after the payer's
 liveness session), a decline (wrong digits), the alternative path, and the audit records.
+
+Registration: the same singer's selfie against his portrait on a photographed card made from
+``lin-manuel-miranda.png`` (id_card.py), a card of someone else, a refusal without liveness,
+the staff alternative, and the records (hashes, not images).
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,9 +22,11 @@ from typing import Any
 import pytest
 from apps_live import Recording, SessionClock, hamilton_frames, passed_session, prepare, recording
 from fastapi.testclient import TestClient
+from id_card import id_card, jpeg, photographed, portrait_crop
 from server_fakes import bearer
 
 from facegate.config import ServerConfig, Settings
+from facegate.imageio import decode
 from facegate.server.app import create_app
 from facegate.server.keys import KeyStore
 
@@ -142,4 +150,77 @@ def test_pay_by_face_end_to_end(
         assert by_seq[d["audit_seq"]]["operation"] == "app.payment"
     refused = [x["decision"] for x in records if x["operation"] == "app.payment"]
     assert "refused: liveness-required (409)" in refused
+    assert client.get("/v1/audit/verify", headers=h).json()["ok"] is True
+
+
+def _card(examples: Path, name: str) -> bytes:
+    from facegate.pipeline.engine import FaceEngine
+
+    engine = FaceEngine()
+    pixels = decode(examples / name)
+    box = max(engine.analyze(pixels).faces, key=lambda f: f.box.area).box
+    return jpeg(photographed(id_card(portrait_crop(pixels, box), 150), seed=3))
+
+
+def test_id_photo_registration_end_to_end(
+    till: tuple[TestClient, dict[str, str], str, SessionClock],
+    frames: list[bytes],
+    turns: Recording,
+    examples: Path,
+) -> None:
+    client, h, key_id, clock = till
+    sessions = client.app.state.services.liveness  # type: ignore[attr-defined]
+    # The deployment's own point: the shipped print-vs-live point of the dlib pack is
+    # calibrated on East Asian print attacks (nuaa_dev) and is stricter than this pair needs.
+    services = client.app.state.services  # type: ignore[attr-defined]
+    services.settings.registration.operating_point = "fmr=1e-3"
+    assert client.put("/v1/purposes/registration", json={}, headers=h).status_code == 200
+    notice = {**NOTICE, "alternative": "Show your card to the staff at the desk instead."}
+    assert client.put("/v1/apps/notices/registration", json=notice, headers=h).status_code == 200
+    selfie, mine, other = (
+        frames[13],
+        _card(examples, "lin-manuel-miranda.png"),
+        _card(examples, "obama.jpg"),
+    )
+
+    def attempt() -> str:
+        r = client.post("/v1/apps/registration/attempts", json={"desk": "shop 4"}, headers=h)
+        assert r.status_code == 201, r.text
+        assert r.json()["notice"]["how_to_refuse"] == notice["alternative"]
+        assert r.json()["alternatives"] == ["staff"]
+        return f"/v1/apps/registration/attempts/{r.json()['id']}"
+
+    def check(url: str, document: bytes, **fields: str) -> Any:
+        files = {
+            "selfie": ("s.jpg", selfie, "image/jpeg"),
+            "document": ("d.jpg", document, "image/jpeg"),
+        }
+        return client.post(f"{url}/check", data=fields, files=files, headers=h)
+
+    url = attempt()
+    r = check(url, mine)  # no liveness session: refused, and the attempt stays open
+    assert r.status_code == 409 and r.json()["type"] == "/problems/liveness-required"
+    r = check(url, mine, liveness_session_id=passed_session(sessions, clock, key_id, turns))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["outcome"] == "accept" and body["operating_point"] == "fmr=0.001"
+    assert body["selfie_sha256"] == hashlib.sha256(selfie).hexdigest()
+    assert body["document_sha256"] == hashlib.sha256(mine).hexdigest()
+    assert "liveness passed" in body["liveness"] and body["portrait_box"] is not None
+
+    url = attempt()
+    r = check(url, other, liveness_session_id=passed_session(sessions, clock, key_id, turns))
+    assert r.json()["outcome"] == "reject", r.text
+
+    url = attempt()
+    r = client.post(f"{url}/alternative", json={"method": "staff"}, headers=h)
+    assert r.status_code == 200 and r.json()["face_offered"] is False
+    assert check(url, mine).status_code == 409
+
+    decisions = client.get("/v1/apps/decisions?app=registration", headers=h).json()["decisions"]
+    assert [d["outcome"] for d in decisions] == ["alternative", "reject", "accept"]
+    assert all("selfie" not in k or k.endswith("sha256") for d in decisions for k in d["detail"])
+    records = client.get("/v1/audit?limit=100", headers=h).json()["records"]
+    ops = [x["decision"] for x in records if x["operation"] == "app.registration"]
+    assert "refused: liveness-required (409)" in ops
     assert client.get("/v1/audit/verify", headers=h).json()["ok"] is True
