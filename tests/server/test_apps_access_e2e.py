@@ -118,3 +118,4 @@ def test_a_door_by_face_card_and_visitor_pass(
     assert [b["decision"] for b in bodies] == ["open", "closed", "closed", "open", "closed", "open"]
     assert all(verify_signature(secret, body, sig) for body, sig in receiver.bodies)
     assert all(set(b) >= {"type", "site", "seq", "reason", "method", "at"} for b in bodies)
+    assert bodies[0]["decision_id"] == opened["decision_id"]

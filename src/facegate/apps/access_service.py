@@ -243,8 +243,11 @@ class AccessControl:
             ),
             actor,
         )
-        extra: dict[str, object] = {"decision_id": record.id, "audit_seq": record.audit_seq}
+        recorded = replace(
+            decision, extra={"decision_id": record.id, "audit_seq": record.audit_seq}
+        )
         secret = self.store.webhook_secret(site.name) if site.webhook_url else None
         if site.webhook_url and secret:
-            extra["webhook_seq"] = self.webhooks.send(site.webhook_url, secret, decision)
-        return replace(decision, extra=extra)
+            seq = self.webhooks.send(site.webhook_url, secret, recorded)
+            return replace(recorded, extra={**recorded.extra, "webhook_seq": seq})
+        return recorded
