@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import typer
 
-apps_app = typer.Typer(help="Applications: access control, attendance...", no_args_is_help=True)
+apps_app = typer.Typer(
+    help="Applications: payment, registration, access control, attendance; notices.",
+    no_args_is_help=True,
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -13,4 +16,10 @@ def register(app: typer.Typer) -> None:
 
     apps_app.add_typer(access_app, name="access")
     apps_app.add_typer(attendance_app, name="attendance")
+    from facegate.cli import payment_cmds
+
+    apps_app.add_typer(payment_cmds.notice_app, name="notice")
+    apps_app.add_typer(payment_cmds.payment_app, name="payment")
+    apps_app.add_typer(payment_cmds.registration_app, name="registration")
+    apps_app.command("decisions")(payment_cmds.decisions_cmd)
     app.add_typer(apps_app, name="apps")

@@ -23,6 +23,10 @@ from facegate.store.schema import ApiKeyRow
 if TYPE_CHECKING:
     from facegate.gallery.service import Gallery
 
+FILING_THRESHOLD = 100_000
+"""People whose face information a processor holds, from which China's 2025 face recognition
+measures ask for a filing with the provincial cyberspace authority (within 30 working days)."""
+
 
 def _keys(gallery: Gallery) -> list[dict[str, Any]]:
     engine = getattr(gallery.store, "engine", None)
@@ -125,6 +129,12 @@ def _risks(
             )
         if not p["scopes"]:
             risks.append(f"purpose {name}: any API-key scope may use it; restrict scopes")
+        if p["subjects_active"] >= FILING_THRESHOLD:
+            risks.append(
+                f"purpose {name}: holds {p['subjects_active']:,} people (>= {FILING_THRESHOLD:,}): "
+                "China's 2025 face recognition measures ask for a filing with the provincial "
+                "cyberspace authority within 30 working days of reaching that number"
+            )
     for k in keys:
         if k["active"] and "admin" in k["scopes"] and "*" in k["purposes"]:
             risks.append(
@@ -160,6 +170,7 @@ def build_report(gallery: Gallery, results_dir: Path | None = None) -> dict[str,
         entry = purpose_dict(p)
         subjects, templates = counts.get(p.name, (0, 0))
         entry.update({"subjects_active": subjects, "templates": templates})
+        entry["filing_threshold_reached"] = subjects >= FILING_THRESHOLD
         purposes.append(entry)
     keys = _keys(gallery)
     chain = gallery.audit.verify().to_dict()
