@@ -30,8 +30,8 @@ def test_notice_sign_account_pin_path_and_decisions(
     assert run(capsys, "privacy", "purposes", "apply", str(tmp_path / "p.toml"), *data)[0] == 0
     code, _, err = run(capsys, "apps", "notice", "show", "payment", *data)
     assert code == 2 and "has no notice" in err and len(err.strip().splitlines()) == 1
-    code, out, _ = run(capsys, "apps", "notice", "set", "payment", "--processor", "Shop Ltd",
-                       "--contact", "dpo@shop.example", "--alternative", "PIN or QR.", *data)  # fmt: skip
+    notice = ["--processor", "Shop Ltd", "--contact", "dpo@shop.example", "--alternative", "PIN."]
+    code, out, _ = run(capsys, "apps", "notice", "set", "payment", *notice, *data)
     assert code == 0 and "Shop Ltd" in out
     sign = tmp_path / "sign.html"
     assert run(capsys, "apps", "notice", "sign", "payment", "--out", str(sign), *data)[0] == 0
