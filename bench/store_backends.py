@@ -12,6 +12,9 @@ Measured per backend:
 - identification latency: ``Gallery.identify`` one probe at a time on a gallery of
   ``--subjects`` people, p50/p95/p99 (includes the change-feed poll and the consent re-check);
 - the change-feed poll (``latest_change``, run before every search): median cost;
+- one audit record appended in a transaction of its own (every identify and verify writes one,
+  under the writer lock: the chain's commit rate bounds biometric operations per second for
+  the whole deployment);
 - PostgreSQL only, LISTEN/NOTIFY: time from a write's commit returning to a listener on
   another connection receiving its notification (the alternative to polling).
 
@@ -45,6 +48,7 @@ for _folder in (REPO / "tests", REPO / "tests" / "store"):
 from gallery_fakes import FakeEngine, face_image  # noqa: E402
 
 from facegate.gallery.service import Gallery  # noqa: E402
+from facegate.privacy.audit import AuditEvent  # noqa: E402
 from pg_cluster import running_cluster  # noqa: E402
 
 KEY = "7c" * 32
@@ -88,6 +92,17 @@ def _poll(gallery: Gallery, calls: int = 2000) -> float:
     return round(statistics.median(times) * 1e6, 1)
 
 
+def _audit_appends(gallery: Gallery, calls: int = 300) -> dict[str, float]:
+    """One audit record in a transaction of its own: what every identify and verify adds,
+    under the writer lock (the chain is one sequence for the whole deployment)."""
+    times = []
+    for n in range(calls):
+        start = time.perf_counter()
+        gallery.audit.append(AuditEvent("bench.append", None, (), f"record {n}"))
+        times.append(time.perf_counter() - start)
+    return _quantiles(times)
+
+
 def measure(home: Path, url: str | None, subjects: int, searches: int) -> dict[str, Any]:
     with Gallery.open(home, engine=FakeEngine(), store_url=url, master_key=KEY) as gallery:
         gallery.add_purpose("door")
@@ -101,6 +116,7 @@ def measure(home: Path, url: str | None, subjects: int, searches: int) -> dict[s
             "identify": _quantiles(times),
             "identify_found": found,
             "feed_poll_median_us": _poll(gallery),
+            "audit_append": _audit_appends(gallery),
         }
 
 

@@ -102,6 +102,29 @@ def _call(user: pwd.struct_passwd | None, argv: list[str], what: str) -> None:
         raise ClusterUnavailable(f"{what} failed: {(done.stderr or done.stdout).strip()[-400:]}")
 
 
+def _start(
+    binaries: Path, user: pwd.struct_passwd | None, data: Path, sockets: Path, durable: bool
+) -> int:
+    """Start the server on a free port (another process may take the port first: retry)."""
+    for attempt in range(3):
+        port = _free_port()
+        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=200"
+        if not durable:
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        try:
+            _call(
+                user,
+                [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(data.parent / "server.log"),
+                 "-o", options, "-w", "-t", "60", "start"],
+                "pg_ctl start",
+            )  # fmt: skip
+            return port
+        except ClusterUnavailable:
+            if attempt == 2:
+                raise
+    raise ClusterUnavailable("pg_ctl start failed")  # pragma: no cover
+
+
 @contextmanager
 def running_cluster(durable: bool = False) -> Iterator[Cluster]:
     """Start a cluster in a temporary folder; stop it and remove the folder on exit.
@@ -117,7 +140,6 @@ def running_cluster(durable: bool = False) -> Iterator[Cluster]:
     if user is not None:
         for path in (root, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
-    port = _free_port()
     started = False
     try:
         _call(
@@ -126,16 +148,7 @@ def running_cluster(durable: bool = False) -> Iterator[Cluster]:
              "-E", "UTF8", "--locale=C", "--no-sync"],
             "initdb",
         )  # fmt: skip
-        options = f"-p {port} -k {sockets} -c listen_addresses=127.0.0.1 -c max_connections=200"
-        if not durable:
-            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
-        log = root / "server.log"
-        _call(
-            user,
-            [str(binaries / "pg_ctl"), "-D", str(data), "-l", str(log), "-o", options,
-             "-w", "-t", "60", "start"],
-            "pg_ctl start",
-        )  # fmt: skip
+        port = _start(binaries, user, data, sockets, durable)
         started = True
         yield Cluster(port, root)
     finally:

@@ -498,7 +498,7 @@ class SqlStore(LifecycleQueries):
             .where((TemplateRow.pack == pack) & consented & _usable_for(purpose))
             .order_by(TemplateRow.subject_row, TemplateRow.id)
         )
-        with self._tx.read() as s:
+        with self._tx.read(snapshot=True) as s:
             result = s.execute(query.execution_options(yield_per=batch))
             for chunk in result.partitions(batch):
                 yield self._open_chunk(pack, chunk)

@@ -36,6 +36,10 @@ WRITER_KEY = "writer"
 _LOCK = text("UPDATE store_meta SET value = value WHERE key = :key")
 
 
+def _autocommit(engine: Engine) -> Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
 @dataclass(slots=True)
 class _Open:
     session: Session
@@ -48,6 +52,11 @@ class Transactions:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        # Reads outside a write need no transaction of their own on PostgreSQL: at READ
+        # COMMITTED every statement has its own snapshot anyway, and autocommit saves the
+        # BEGIN and ROLLBACK round trips. SQLite reads keep the one-snapshot session.
+        readers = engine if engine.dialect.name == "sqlite" else _autocommit(engine)
+        self._readers = sessionmaker(readers, expire_on_commit=False)
         self._open: ContextVar[_Open | None] = ContextVar(f"facegate_tx_{id(self)}", default=None)
         self._lock = threading.Lock()
 
@@ -76,14 +85,14 @@ class Transactions:
             action()
 
     @contextmanager
-    def read(self) -> Iterator[Session]:
+    def read(self, snapshot: bool = False) -> Iterator[Session]:
         """The open write transaction of this context (to see its own writes), or a new
-        read-only session."""
+        read-only session; ``snapshot``: in a transaction of its own (streamed results)."""
         current = self._open.get()
         if current is not None:
             yield current.session
             return
-        with self._sessions() as s:
+        with (self._sessions if snapshot else self._readers)() as s:
             yield s
 
     def after_commit(self, action: Callable[[], None]) -> None:

@@ -7,6 +7,7 @@ database of ``FACEGATE_STORE__URL`` when set) with the fake engine and runs one 
   and enrolled (two images each); prints each subject id. With GO, prints ``ready`` once the
   gallery is open and waits for the file GO to exist before writing (to start writers at once).
 - ``audit COUNT GO``: appends COUNT audit records on their own, started as ``enrol`` is.
+- ``open GO``: waits for the file GO, then opens the (maybe new) store and says so.
 - ``revoke SUBJECT`` / ``erase SUBJECT``: withdraws the ``door`` consent / erases the subject.
 """
 
@@ -38,6 +39,8 @@ def _wait_for(go: str | None) -> None:
 
 def main(command: str, data: Path, args: list[str]) -> None:
     url = os.environ.get("FACEGATE_STORE__URL")
+    if command == "open":  # several first opens at once: migrations, key check, purpose
+        _wait_for(args[0])
     with Gallery.open(data, engine=FakeEngine(), store_url=url) as gallery:
         gallery.add_purpose("door")
         if command == "enrol":
@@ -53,6 +56,8 @@ def main(command: str, data: Path, args: list[str]) -> None:
             actor = Actor(f"worker-{os.getpid()}")
             for n in range(int(args[0])):
                 gallery.audit.append(AuditEvent("test.append", None, (), f"record {n}"), actor)
+        elif command == "open":
+            _say(f"opened {len(gallery.purposes())}")
         elif command == "revoke":
             gallery.revoke_consent(args[0], "door")
         elif command == "erase":
