@@ -38,6 +38,7 @@ FRAME_SIZE = (640, 480)
 TILTS = tuple(range(-40, 41, 10))
 PITCHES = (-10, 0, 10)
 MIN_HOLD_S = 0.2
+STILL_DEG = 15.0  # a swing this large before the first prompt is a turn, not holding still
 TAIL_S = 0.2  # frames a clip must still have after the settle time of the last event
 
 
@@ -145,6 +146,12 @@ class FittedSession:
     frames: Recording
     verdict: Verdict
     events: tuple[Event, ...] = ()  # the movements of the clip it was fitted to
+    hold_yaw_spread: float = 0.0  # degrees the head swung in the 0.5 s before the first prompt
+
+    def held_still(self, degrees: float = STILL_DEG) -> bool:
+        """Did the person hold still before the first prompt, as the page asks (no swing as
+        large as a turn the check would count)?"""
+        return self.hold_yaw_spread < degrees
 
 
 def _done_times(session: LivenessSession, frames: Recording) -> list[float]:
@@ -191,7 +198,12 @@ def fit_session(
     verdict = feed(session, frames)
     # the recording of this session: the frames it took, up to its verdict
     used = frames[: session.frames_seen]
-    return FittedSession(clip.name, challenges, tuple(holds), used, verdict, tuple(events))
+    prompt = t0 + 1000.0 * holds[0]
+    yaws = [
+        max(f, key=lambda o: o.size).yaw for t, f in frames if f and prompt - 500 <= t <= prompt
+    ]
+    spread = max(yaws) - min(yaws) if yaws else 0.0
+    return FittedSession(clip.name, challenges, tuple(holds), used, verdict, tuple(events), spread)
 
 
 def _fits(chosen: Sequence[Event], events: Sequence[Event]) -> bool:

@@ -29,6 +29,7 @@ from facegate.errors import (
 )
 from facegate.gallery.service import Gallery
 from facegate.privacy.audit import Actor, AuditEvent
+from facegate.server.stream_preview import StreamPreview
 from facegate.store.schema import utcnow
 from facegate.types import DetectResult, Face, ImageArray
 from facegate.video.events import EventHub, EventSink, FanOut, WebhookSink
@@ -82,6 +83,7 @@ class StreamHandle:
     error: str | None = None
     watchlist: bool = False
     hits: WatchlistHits = field(default_factory=WatchlistHits)
+    preview: StreamPreview = field(default_factory=StreamPreview)
 
     @property
     def state(self) -> str:
@@ -180,7 +182,8 @@ class StreamManager:
                 watchlist=handle.watchlist,
             )
             handle.summary = analyzer.summary
-            analyzer.run(source, FrameBudget(policy.max_fps), stop=handle.stop)
+            budget = FrameBudget(policy.max_fps)
+            analyzer.run(source, budget, stop=handle.stop, on_frame=handle.preview.update)
         except FacegateError as exc:
             handle.error = str(exc)
         finally:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import StreamingResponse
+from fastapi.responses import Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from facegate.errors import PermissionDeniedError, StreamNotFoundError
@@ -69,6 +69,30 @@ def stream_events(stream_id: str, key: IdentifyKey, services: ServicesDep) -> St
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
+
+
+@router.get(
+    "/{stream_id}/frame",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}}}, 204: {"description": "No frame yet."}},
+)
+def latest_frame(stream_id: str, key: IdentifyKey, services: ServicesDep) -> Response:
+    """The stream's latest processed frame (JPEG); ``X-Facegate-Frame`` holds its index, time,
+    size and tracks (ids, boxes, subject ids) as JSON. Only the latest frame is kept."""
+    handle = _visible(_manager(services).get(stream_id), key)
+    frame = handle.preview.latest()
+    if frame is None:
+        return Response(status_code=204, headers={"Cache-Control": "no-store"})
+    meta = {
+        "index": frame.index,
+        "timestamp": round(frame.timestamp, 3),
+        "width": frame.width,
+        "height": frame.height,
+        "tracks": frame.tracks,
+        "state": handle.state,
+    }
+    headers = {"Cache-Control": "no-store", "X-Facegate-Frame": json.dumps(meta)}
+    return Response(frame.jpeg, media_type="image/jpeg", headers=headers)
 
 
 @router.get("/{stream_id}/hits")
