@@ -176,3 +176,35 @@ def test_a_visitor_pass_expires_with_its_consent(gallery: Gallery, clock: Clock)
         control.issue_visitor_pass("lobby", "V", [face_image(6)], 0, host="x", consent_text="t")
     with pytest.raises(AppRecordNotFoundError):
         control.check_face("nowhere", face_image(5))
+
+
+def test_a_gate_fed_from_stream_events(gallery: Gallery) -> None:
+    from facegate.apps.access_stream import StreamGate
+    from facegate.video.events import Event
+
+    control = AccessControl(gallery)
+    site, _ = control.define_site("gate")
+    with pytest.raises(ApplicationError, match="no notice"):
+        StreamGate(control, "gate")
+    set_notice(gallery, site.purpose, NOTICE)
+    ann = _resident(gallery, site.purpose, 1)
+    gate = StreamGate(control, "gate")
+    box = (0.0, 0.0, 100.0, 100.0)
+
+    def event(kind: str, track: int, subject: str | None = None, seq: int = 0) -> Event:
+        return Event(kind, "cam", seq, track, seq, seq / 30, box, subject, 0.8, "fpir=0.01")
+
+    gate.emit(event("track_started", 1))
+    gate.emit(event("identified", 1, ann))
+    gate.emit(event("track_started", 2))  # a second person walks in behind
+    gate.emit(event("unknown", 2))
+    gate.emit(event("track_left", 1))
+    gate.emit(event("track_left", 2))
+    gate.emit(event("track_started", 3))
+    gate.emit(event("unknown", 3))
+    assert [(d.open, d.reason, d.alerts) for d in gate.decisions] == [
+        (True, "allowed", ()),
+        (False, "tailgating", ("tailgating", "stranger")),
+        (False, "stranger", ("stranger",)),
+    ]
+    assert [r.outcome for r in control.decisions.records("access")] == ["deny", "deny", "open"]

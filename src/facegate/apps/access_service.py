@@ -204,7 +204,7 @@ class AccessControl:
         point = result.faces[0].operating_point.name if result.faces else None
         windows = [w for _, w in self.store.windows(site)]
         decision = decide_face(site, seen, windows, self.local_now(found), point)
-        return self._conclude(found, decision, actor, liveness)
+        return self.conclude(found, decision, actor, liveness)
 
     def check_credential(
         self, site: str, kind: str, value: str, *, actor: Actor | None = None
@@ -214,15 +214,16 @@ class AccessControl:
         holder = self.store.credential_subject(site, kind, value)
         windows = [w for _, w in self.store.windows(site)]
         decision = decide_credential(site, kind, holder, windows, self.local_now(found))
-        return self._conclude(found, decision, actor, None)
+        return self.conclude(found, decision, actor, None)
 
-    def _conclude(
+    def conclude(
         self,
         site: Site,
         decision: AccessDecision,
         actor: Actor | None,
         liveness: LivenessEvidence | None,
     ) -> AccessDecision:
+        """Record ``decision`` (with its audit record) and send it to the site's webhook."""
         detail: dict[str, str | int | float | bool | None] = {
             "site": site.name,
             "method": decision.method,

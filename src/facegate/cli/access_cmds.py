@@ -13,6 +13,7 @@ import typer
 
 from facegate.apps.access import AccessDecision
 from facegate.apps.access_service import AccessControl
+from facegate.apps.access_stream import StreamGate
 from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json
 from facegate.cli.gallery_cmds import open_gallery
 
@@ -150,3 +151,58 @@ def card_cmd(
         finally:
             control.close()
     _print(decision, as_json)
+
+
+class _Printer:
+    """Prints each door decision of a stream gate as it is made."""
+
+    def __init__(self, gate: StreamGate, as_json: bool) -> None:
+        self.gate, self.as_json, self.printed = gate, as_json, 0
+
+    def emit(self, event: object) -> None:
+        for decision in self.gate.decisions[self.printed :]:
+            _print(decision, self.as_json)
+        self.printed = len(self.gate.decisions)
+
+    def close(self) -> None:
+        return None
+
+
+@access_app.command("watch")
+def watch_cmd(
+    site: SiteArg,
+    source: Annotated[str, typer.Argument(help="A video file, a camera (0) or an rtsp:// URL")],
+    max_fps: Annotated[
+        float | None,
+        typer.Option(min=0.1, help="Process at most N frames/s", show_default="every frame"),
+    ] = None,
+    as_json: JsonOpt = False,
+    data: DataOpt = None,
+) -> None:
+    """A gate fed from a video stream: one door decision per track, as it is decided."""
+    from facegate.cli.common import engine, settings
+    from facegate.video.events import FanOut
+    from facegate.video.identity import TrackIdentities
+    from facegate.video.search import AuditingSink, GallerySearcher
+    from facegate.video.sources import FrameBudget, open_source
+    from facegate.video.stream import StreamAnalyzer
+
+    face_engine = engine(settings(data))
+    with open_gallery(data) as gallery:
+        control = AccessControl(gallery)
+        gate = StreamGate(control, site, cli_actor())
+        purpose = control.store.get_site(site).purpose
+        frames = open_source(source)
+
+        analyzer = StreamAnalyzer(
+            lambda px: face_engine.detect(px).faces,
+            identities=TrackIdentities(face_engine, GallerySearcher(gallery, purpose)),
+            sink=FanOut(
+                [gate, AuditingSink(gallery, purpose, frames.name), _Printer(gate, as_json)]
+            ),
+            stream_id=frames.name,
+        )
+        try:
+            analyzer.run(frames, FrameBudget(max_fps))
+        finally:
+            control.close()
