@@ -14,6 +14,7 @@ from gallery_fakes import FakeEngine, face_image
 
 from facegate.apps import NoticeText, set_notice
 from facegate.apps.access_service import AccessControl
+from facegate.apps.hashing import image_sha256
 from facegate.errors import (
     ApplicationError,
     AppRecordNotFoundError,
@@ -138,6 +139,8 @@ def test_door_decisions_by_face_and_card_with_signed_webhook(
         "deny",
     ]
     assert records[-1].detail["method"] == "face" and records[2].detail["method"] == "card"
+    assert records[-1].detail["image_sha256"] == image_sha256(face_image(1, variant=3))
+    assert "image_sha256" not in records[2].detail
     audit = gallery.audit.records(operation="app.access")
     assert audit[0].decision == "open at fpir=0.01; method face; reason allowed"
     assert gallery.audit.verify().ok

@@ -8,6 +8,7 @@ loopback door controller and is a decision record with its audit record.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,6 +113,9 @@ def test_a_door_by_face_card_and_visitor_pass(
         decisions = client.get("/v1/apps/decisions?app=access", headers=admin).json()["decisions"]
         assert [d["outcome"] for d in decisions].count("deny") == 3
         assert obama not in json.dumps(decisions)  # subjects only by keyed pseudonym
+        first = decisions[-1]  # newest first: the first passage, by obama2.jpg
+        photo_sha = hashlib.sha256((examples / "obama2.jpg").read_bytes()).hexdigest()
+        assert (first["outcome"], first["detail"]["image_sha256"]) == ("open", photo_sha)
 
     receiver.wait(6)
     bodies = [json.loads(b) for b, _ in receiver.bodies]

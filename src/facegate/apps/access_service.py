@@ -40,6 +40,7 @@ from facegate.apps.access import (
 from facegate.apps.access_store import AccessStore
 from facegate.apps.decisions import Decision, DecisionLog
 from facegate.apps.door import DoorWebhooks
+from facegate.apps.hashing import image_sha256
 from facegate.apps.notices import require_notice
 from facegate.errors import ConfigError, InvalidRequestError, PurposeNotFoundError
 from facegate.gallery.service import Gallery
@@ -204,7 +205,7 @@ class AccessControl:
         point = result.faces[0].operating_point.name if result.faces else None
         windows = [w for _, w in self.store.windows(site)]
         decision = decide_face(site, seen, windows, self.local_now(found), point)
-        return self.conclude(found, decision, actor, liveness)
+        return self.conclude(found, decision, actor, liveness, image_sha256(image))
 
     def check_credential(
         self, site: str, kind: str, value: str, *, actor: Actor | None = None
@@ -222,8 +223,10 @@ class AccessControl:
         decision: AccessDecision,
         actor: Actor | None,
         liveness: LivenessEvidence | None,
+        input_sha256: str | None = None,
     ) -> AccessDecision:
-        """Record ``decision`` (with its audit record) and send it to the site's webhook."""
+        """Record ``decision`` (with its audit record and the SHA-256 of the input image, never
+        the image) and send it to the site's webhook."""
         detail: dict[str, str | int | float | bool | None] = {
             "site": site.name,
             "method": decision.method,
@@ -231,6 +234,8 @@ class AccessControl:
             "alerts": ",".join(decision.alerts),
             "faces": decision.faces,
         }
+        if input_sha256 is not None:
+            detail["image_sha256"] = input_sha256
         record = self.decisions.record(
             Decision(
                 "access",

@@ -32,6 +32,7 @@ from facegate.apps.attendance import (
 )
 from facegate.apps.attendance_store import AttendanceStore, ClassInfo, ReviewCase, SessionInfo
 from facegate.apps.decisions import Decision, DecisionLog
+from facegate.apps.hashing import image_sha256
 from facegate.apps.notices import require_notice
 from facegate.errors import (
     AppRecordNotFoundError,
@@ -212,13 +213,20 @@ class Attendance:
         return {sid: row for sid, _, _, row in self.store.roster(class_name)}
 
     def _decide(
-        self, info: ClassInfo, check: CheckIn, actor: Actor | None, liveness: str | None = None
+        self,
+        info: ClassInfo,
+        check: CheckIn,
+        actor: Actor | None,
+        liveness: str | None = None,
+        input_sha256: str | None = None,
     ) -> None:
         outcome = {"present": "present", "late": "present", "already": "present"}.get(
             check.status, "review" if check.status == "review" else "deny"
         )
         detail: Detail = {"session": check.session_id, "method": check.method}
         detail["reason"] = check.status
+        if input_sha256 is not None:
+            detail["image_sha256"] = input_sha256
         decision = Decision(
             "attendance",
             info.purpose,
@@ -259,7 +267,7 @@ class Attendance:
                 fresh = self.store.check_in(session_id, roster[sid], self.clock(), "face", status)
                 state = status if fresh else "already"
                 check = CheckIn(session_id, sid, state, "face", None, face.similarity, point)
-            self._decide(info, check, actor)
+            self._decide(info, check, actor, None, image_sha256(image))
             out.append(check)
         return out
 
@@ -283,6 +291,7 @@ class Attendance:
             image, subject_id, info.purpose, liveness=liveness, actor=actor
         )
         point = result.operating_point.name
+        lively = liveness.describe() if liveness else None
         row = roster[subject_id]
         if result.match:
             fresh = self.store.check_in(session_id, row, self.clock(), "face", status)
@@ -307,9 +316,9 @@ class Attendance:
                 check = CheckIn(
                     session_id, subject_id, "review", "face", case, result.similarity, point
                 )
-                self._decide(info, check, actor, liveness.describe() if liveness else None)
+                self._decide(info, check, actor, lively, image_sha256(image))
             return check
-        self._decide(info, check, actor, liveness.describe() if liveness else None)
+        self._decide(info, check, actor, lively, image_sha256(image))
         return check
 
     def check_in_staff(

@@ -46,6 +46,9 @@ def create_app(settings: Settings, engine_factory: EngineFactory | None = None) 
         try:
             yield
         finally:
+            apps = getattr(app.state, "apps", None)
+            if apps is not None:
+                apps.close()  # queued door webhooks are delivered before the gallery closes
             app.state.services.close()
 
     app = FastAPI(

@@ -24,6 +24,13 @@ class AppsState:
     attempts: Attempts = field(default_factory=Attempts)
     extra: dict[str, Any] = field(default_factory=dict)  # an app's own server-side state
 
+    def close(self) -> None:
+        """Close every app's state that has a ``close`` (e.g. drain door webhooks)."""
+        for value in self.extra.values():
+            closer = getattr(value, "close", None)
+            if callable(closer):
+                closer()
+
 
 def get_apps(request: Request) -> AppsState:
     state = getattr(request.app.state, "apps", None)
