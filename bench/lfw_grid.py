@@ -49,8 +49,8 @@ def main() -> None:
 
     cache = args.cache or args.home / "eval-cache.sqlite"
     rows: list[dict[str, Any]] = []
-    for detector in args.detectors.split(","):
-        for pack in args.packs.split(","):
+    for pack in args.packs.split(","):  # every detector with one embedder, then the next
+        for detector in args.detectors.split(","):
             one = argparse.Namespace(
                 pack=pack,
                 detector=detector,
