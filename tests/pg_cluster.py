@@ -15,6 +15,7 @@ import pwd
 import shutil
 import socket
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -140,7 +141,7 @@ def running_cluster(durable: bool = False) -> Iterator[Cluster]:
     if user is not None:
         for path in (root, sockets):
             os.chown(path, user.pw_uid, user.pw_gid)
-    started = False
+    started, guard = False, None
     try:
         _call(
             user,
@@ -150,14 +151,38 @@ def running_cluster(durable: bool = False) -> Iterator[Cluster]:
         )  # fmt: skip
         port = _start(binaries, user, data, sockets, durable)
         started = True
+        stop = _command(
+            user, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate", "-w", "stop"]
+        )
+        guard = _watchdog(stop, root)
         yield Cluster(port, root)
     finally:
         if started:
-            subprocess.run(
-                _command(user, [str(binaries / "pg_ctl"), "-D", str(data), "-m", "immediate",
-                                "-w", "stop"]),
-                capture_output=True,
-                timeout=60,
-                check=False,
-            )  # fmt: skip
+            subprocess.run(stop, capture_output=True, timeout=60, check=False)
+            if guard is not None and guard.stdin is not None:
+                guard.stdin.close()
+                guard.wait(timeout=60)
         shutil.rmtree(root, ignore_errors=True)
+
+
+_WATCHDOG = """
+import shutil, subprocess, sys
+sys.stdin.read()  # returns when the test run ends, however it ends (even SIGKILL)
+subprocess.run(sys.argv[2:], capture_output=True, timeout=60, check=False)
+shutil.rmtree(sys.argv[1], ignore_errors=True)
+"""
+
+
+def _watchdog(stop: list[str], root: Path) -> subprocess.Popen[bytes] | None:
+    """A small process that stops the cluster when this one goes away without doing it (a
+    test run killed by a timeout or SIGKILL): it waits for the end of a pipe from here."""
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-c", _WATCHDOG, str(root), *stop],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C of the test run does not end it first
+        )
+    except OSError:
+        return None
