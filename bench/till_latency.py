@@ -74,9 +74,9 @@ def main() -> None:
         default=REPO.parent / "shared" / "data" / "video" / "short_hamilton_clip.mp4",
     )
     ap.add_argument("--runs", type=int, default=60)
-    ap.add_argument("--accounts", type=int, default=2000)
+    ap.add_argument("--accounts", type=int, default=1000)
     args = ap.parse_args()
-    shots = frames(args.clip, 85, args.runs + 1)
+    shots = frames(args.clip, 90, args.runs + 1)
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory() as home:
         engine = FaceEngine()
@@ -92,7 +92,10 @@ def main() -> None:
             till = Till(gallery, PaymentConfig(), accounts)
             times, outcomes = [], []
             for jpeg in shots[1:]:
-                face = max(engine.analyze(jpeg).faces, key=lambda f: f.box.area)
+                faces = [f for f in engine.analyze(jpeg).faces if f.embedding is not None]
+                if not faces:  # the singer turned away: no face to pay with in this frame
+                    continue
+                face = max(faces, key=lambda f: f.box.area)
                 assert face.embedding is not None
                 evidence = LivenessEvidence("lv_bench", True, "active-challenge-v1", "-", "bench",
                                             face.embedding.vector)  # fmt: skip
@@ -113,6 +116,7 @@ def main() -> None:
         "p95_ms": round(float(np.percentile(ms, 95)), 1),
         "max_ms": round(float(ms.max()), 1),
         "approved": outcomes.count("approve"),
+        "outcomes": {o: outcomes.count(o) for o in sorted(set(outcomes))},
         "cores": os.cpu_count(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
