@@ -14,6 +14,7 @@ from facegate.pipeline.align import (
     chip_details,
     face_chip,
     pyramid_down,
+    quick_face_chip,
     similarity_transform,
 )
 from facegate.types import Landmarks
@@ -97,3 +98,25 @@ def test_chip_matches_dlib_for_rotated_face(
     pts = np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32)
     diff = np.abs(reference.astype(np.int16) - face_chip(tilted, Landmarks(pts)).astype(np.int16))
     assert diff.mean() < 1.0
+
+
+@pytest.mark.parametrize(
+    "name", ["obama.jpg", "two_people.jpg", "obama-240p.jpg", "obama-1080p.jpg"]
+)
+def test_quick_chip_is_close_to_the_exact_chip_and_scores_alike(
+    examples: Path, dlib_models: tuple[object, object], name: str
+) -> None:
+    """OpenCV's chip (video shot ranking) frames the face as dlib's does: small pixel
+    differences, quality within a few points."""
+    from facegate.pipeline.quality import face_quality
+
+    detector, predictor = dlib_models
+    image = decode(examples / name)
+    for rect in detector(image, 1):  # type: ignore[operator]
+        shape = predictor(image, rect)  # type: ignore[operator]
+        marks = Landmarks(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))
+        exact, quick = face_chip(image, marks), quick_face_chip(image, marks)
+        assert quick.shape == exact.shape and quick.dtype == np.uint8
+        assert np.abs(exact.astype(np.int16) - quick.astype(np.int16)).mean() < 4.0
+        q_exact, q_quick = face_quality(exact, marks).score, face_quality(quick, marks).score
+        assert abs(q_exact - q_quick) < 5.0, (name, q_exact, q_quick)

@@ -190,3 +190,17 @@ def test_analyze_many_matches_analyze_and_batches_once() -> None:
         assert single is not None and result.faces[0].embedding is not None
         np.testing.assert_allclose(result.faces[0].embedding.vector, single.vector, atol=1e-6)
     assert engine.analyze_many([]) == []
+
+
+def test_locate_then_add_landmarks_gives_what_detect_gives() -> None:
+    engine, _ = fake_engine([BBox(20, 20, 120, 120), BBox(170, 20, 290, 140)])
+    image = np.zeros((200, 300, 3), np.uint8)
+    located = engine.locate(image)
+    assert [f.box for f in located] == [BBox(20, 20, 120, 120), BBox(170, 20, 290, 140)]
+    assert all(f.landmarks is None and f.quality is None for f in located)
+    completed = engine.add_landmarks(image, located)
+    detected = engine.detect(image, quality=False).faces
+    for mine, theirs in zip(completed, detected, strict=True):
+        assert mine.landmarks is not None and theirs.landmarks is not None
+        assert np.array_equal(mine.landmarks.points, theirs.landmarks.points)
+    assert engine.add_landmarks(image, completed) == completed  # already there: unchanged

@@ -93,3 +93,21 @@ def test_a_changed_decision_is_reported_and_forget_drops_the_track() -> None:
     known = ids.observe(2, PIXELS, shot(70))
     assert known is not None and known.subject_id == "ann"
     assert ids.forget(2) is known and ids.decision(2) is None
+
+
+def test_landmarks_are_added_only_while_a_track_may_be_searched() -> None:
+    added: list[int] = []
+
+    def landmarks(pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
+        added.append(len(faces))
+        return [Face(f.box, f.score, quality=50.0) for f in faces]  # as if scored
+
+    searcher = FakeSearcher([[Match("ann", 0.95)]])
+    policy = IdentityPolicy(max_searches=1)
+    ids = TrackIdentities(FakeEmbedder(), searcher, policy, landmarks=landmarks)
+    bare = Face(BBox(0, 0, 5, 5), 1.0)
+    first = ids.observe(1, PIXELS, bare)
+    assert first is not None and first.subject_id == "ann" and added == [1]
+    for _ in range(5):  # searched its one time: later detections cost nothing
+        assert ids.observe(1, PIXELS, bare) is None
+    assert added == [1] and searcher.calls == 1

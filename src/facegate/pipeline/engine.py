@@ -184,10 +184,13 @@ class FaceEngine:
             for found in self._detect(detector, pixels)
         ]
 
-    def _detect(self, detector: Detector, pixels: ImageArray) -> list[Detection]:
-        """Detections on a copy scaled to ``detect_max_side``, in full-image pixels."""
+    def _detect(
+        self, detector: Detector, pixels: ImageArray, max_side: int | None = None
+    ) -> list[Detection]:
+        """Detections on a copy scaled to ``detect_max_side`` (or ``max_side``), in full-image
+        pixels."""
         height, width = pixels.shape[:2]
-        plan = detect_scale.plan_for(self.config, width, height, detector)
+        plan = detect_scale.plan_for(self.config, width, height, detector, max_side)
         small = detect_scale.scaled_copy(pixels, plan.scale)
         found = _detections(self._upsampled.get(detector, plan.upsample), small)
         return detect_scale.map_back(found, plan.scale, width, height)
@@ -200,6 +203,26 @@ class FaceEngine:
         if quality:
             faces = [_with_quality(pixels, f) for f in faces]
         return DetectResult(pixels.shape[1], pixels.shape[0], faces)
+
+    def locate(self, pixels: ImageArray, *, max_side: int | None = None) -> list[Face]:
+        """Boxes, scores and the detector's keypoints only: no landmarks, no quality (the cheap
+        first step for video, where landmarks are needed only for some tracks). Detection runs
+        on a copy whose longer side is at most ``max_side`` (default ``detect_max_side``)."""
+        detector, _, _ = self._backends()
+        return [Face(d.box, d.score, keypoints=d.keypoints) for d in
+                self._detect(detector, pixels, max_side)]  # fmt: skip
+
+    def add_landmarks(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
+        """The faces with landmarks (as :meth:`detect` gives them), for faces from
+        :meth:`locate`; faces that already have landmarks are returned unchanged."""
+        detector, _, _ = self._backends()
+        arcface5 = getattr(detector, "keypoint_layout", None) == "arcface5"
+        adapter = LANDMARK_BOX_ADAPTERS.get(getattr(detector, "name", ""))
+        return [
+            f if f.landmarks is not None else
+            self._face_at(pixels, Detection(f.box, f.score, f.keypoints), arcface5, adapter)
+            for f in faces
+        ]  # fmt: skip
 
     def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
         """The same faces with embeddings, computed in one batch."""

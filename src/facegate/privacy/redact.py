@@ -70,13 +70,16 @@ def enlarge(box: BBox, width: int, height: int, grow: float = 0.35) -> Box:
 
 
 def obscure(pixels: ImageArray, box: Box) -> None:
-    """Pixelate (blocks of about a sixth of the face) then Gaussian-blur ``box`` in place."""
+    """Pixelate (blocks of about a quarter of the face) then Gaussian-blur ``box`` in place.
+
+    A quarter, not finer: dlib's CNN detector still found a face in a mosaic of sixths of
+    the face on frames of the Hamilton clip (docs/BENCHMARKS.md, "Redaction on tracks")."""
     x1, y1, x2, y2 = box
     if x2 - x1 < 2 or y2 - y1 < 2:
         return
     region = pixels[y1:y2, x1:x2]
     h, w = region.shape[:2]
-    block = max(6, min(w, h) // 6)
+    block = max(6, min(w, h) // 4)
     small = cv2.resize(
         region, (max(1, w // block), max(1, h // block)), interpolation=cv2.INTER_AREA
     )

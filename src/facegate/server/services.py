@@ -32,8 +32,10 @@ SWEEPER_ACTOR = Actor("server:sweeper")
 def default_engine_factory(settings: Settings) -> EngineFactory:
     def build() -> ServerEngine:
         from facegate.pipeline.engine import FaceEngine
+        from facegate.video.detect import video_engine_config
 
-        return FaceEngine(settings.engine, settings.image, home=settings.home)
+        config = video_engine_config(settings.engine)  # video's detector and upsampling
+        return FaceEngine(config, settings.image, home=settings.home)
 
     return build
 
@@ -43,8 +45,10 @@ def stream_engines(settings: Settings) -> Callable[[], StreamEngine]:
 
     def build() -> StreamEngine:
         from facegate.pipeline.engine import FaceEngine
+        from facegate.video.detect import video_engine_config
 
-        return FaceEngine(settings.engine, settings.image, home=settings.home)
+        config = video_engine_config(settings.engine)  # video's detector and upsampling
+        return FaceEngine(config, settings.image, home=settings.home)
 
     return build
 

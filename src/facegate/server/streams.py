@@ -31,7 +31,8 @@ from facegate.gallery.service import Gallery
 from facegate.privacy.audit import Actor, AuditEvent
 from facegate.server.stream_preview import StreamPreview
 from facegate.store.schema import utcnow
-from facegate.types import DetectResult, Face, ImageArray
+from facegate.types import Face, ImageArray
+from facegate.video.detect import video_finder
 from facegate.video.events import EventHub, EventSink, FanOut, WebhookSink
 from facegate.video.identity import TrackIdentities
 from facegate.video.search import AuditingSink, GallerySearcher
@@ -43,7 +44,9 @@ MEDIA_DIR = "media"
 
 
 class StreamEngine(Protocol):
-    def detect(self, image: ImageArray) -> DetectResult: ...
+    def locate(self, pixels: ImageArray, *, max_side: int | None = None) -> list[Face]: ...
+
+    def add_landmarks(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]: ...
 
     def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]: ...
 
@@ -174,8 +177,8 @@ class StreamManager:
             engine = self.engines()
             pack = str(getattr(engine, "pack_id", pack))
             analyzer = StreamAnalyzer(
-                lambda px: engine.detect(px).faces,
-                identities=TrackIdentities(engine, searcher),
+                video_finder(engine),
+                identities=TrackIdentities(engine, searcher, landmarks=engine.add_landmarks),
                 sink=sink,
                 stream_id=handle.id,
                 detect_every=policy.detect_every,

@@ -1,7 +1,10 @@
 """Best shot and identity per track.
 
-Every detection a track receives is scored for quality (the unified 0-100 score of
-:mod:`facegate.pipeline.quality`, computed on the aligned chip, without embedding it). A track
+Every detection a track receives, while the track may still be searched, is scored for quality
+(the unified 0-100 score of :mod:`facegate.pipeline.quality`, on an aligned chip made by
+OpenCV's warp, :func:`~facegate.pipeline.align.quick_face_chip`, without embedding it; a
+detection without landmarks first gets them from ``landmarks``, so the detector itself can skip
+them). Tracks that have used their searches cost nothing more per frame. A track
 is embedded and searched only when it has a shot worth searching:
 
 - the first time its best shot reaches ``min_quality`` (or after ``patience`` detections with
@@ -19,11 +22,11 @@ otherwise it is unknown.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from facegate.pipeline.align import face_chip
+from facegate.pipeline.align import quick_face_chip
 from facegate.pipeline.quality import face_quality
 from facegate.types import Face, ImageArray, OperatingPoint
 
@@ -54,6 +57,9 @@ class FaceEmbedder(Protocol):
     """Embeds faces found in a frame (``FaceEngine.embed_faces`` fits)."""
 
     def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]: ...
+
+
+AddLandmarks = Callable[[ImageArray, Sequence[Face]], list[Face]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +104,7 @@ def shot_quality(pixels: ImageArray, face: Face) -> float:
         return float(face.quality)
     if face.landmarks is None:
         return 0.0
-    return face_quality(face_chip(pixels, face.landmarks), face.landmarks).score
+    return face_quality(quick_face_chip(pixels, face.landmarks), face.landmarks).score
 
 
 def aggregate(
@@ -122,11 +128,17 @@ class TrackIdentities:
     """Keeps each track's best shot and decides who it is (see the module docstring)."""
 
     def __init__(
-        self, embedder: FaceEmbedder, searcher: Searcher, policy: IdentityPolicy | None = None
+        self,
+        embedder: FaceEmbedder,
+        searcher: Searcher,
+        policy: IdentityPolicy | None = None,
+        *,
+        landmarks: AddLandmarks | None = None,
     ) -> None:
         self.embedder = embedder
         self.searcher = searcher
         self.policy = policy or IdentityPolicy()
+        self.landmarks = landmarks
         self._tracks: dict[int, _TrackState] = {}
         self.searches = 0
 
@@ -134,6 +146,10 @@ class TrackIdentities:
         """Take one detection of a track; a new decision when it changed, else None."""
         state = self._tracks.setdefault(track_id, _TrackState())
         state.seen += 1
+        if state.searches >= self.policy.max_searches:
+            return None  # decided for good: no more work for this track
+        if face.landmarks is None and self.landmarks is not None:
+            face = self.landmarks(pixels, [face])[0]
         quality = shot_quality(pixels, face)
         if quality > state.best_quality:
             state.best_quality, state.best_face, state.best_pixels = quality, face, pixels
