@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -58,11 +59,12 @@ def engine() -> FaceEngine:
     return engine
 
 
-@pytest.fixture(scope="module")
-def gallery(
-    engine: FaceEngine, examples: Path, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def enrolled(
+    engine: FaceEngine, folder: Path, examples: Path
 ) -> Iterator[tuple[Gallery, dict[str, str]]]:
-    with Gallery.open(tmp_path_factory.mktemp("gallery"), engine=engine) as gallery:
+    """A gallery of the two people, enrolled from their photos with ``engine``."""
+    with Gallery.open(folder, engine=engine) as gallery:
         gallery.add_purpose(PURPOSE)
         names = {}
         for person in PEOPLE:
@@ -71,6 +73,14 @@ def gallery(
             gallery.enroll(subject.id, [examples / f"{person}.png"], PURPOSE)
             names[subject.id] = person
         yield gallery, names
+
+
+@pytest.fixture(scope="module")
+def gallery(
+    engine: FaceEngine, examples: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[Gallery, dict[str, str]]]:
+    with enrolled(engine, tmp_path_factory.mktemp("gallery"), examples) as found:
+        yield found
 
 
 def named_tracks(
@@ -118,13 +128,16 @@ def test_hamilton_tracks_named_right_and_none_wrongly(
 
 
 def test_hamilton_on_the_video_path_names_both_people(
-    engine: FaceEngine, gallery: tuple[Gallery, dict[str, str]], hamilton: Path
+    engine: FaceEngine, examples: Path, hamilton: Path, tmp_path: Path
 ) -> None:
-    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 640 px):
-    Lacamoire at the piano, 25 px tall, has a track and is named too."""
+    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 640 px),
+    the two people enrolled with the same detector: Lacamoire at the piano, 25 px tall, has a
+    track and is named too (at 0.917 against the 0.912 of fpir=1e-2 for two subjects: a thin
+    margin, stated in docs/BENCHMARKS.md; enrolled from HOG's boxes he stays unknown)."""
     config = video_engine_config(EngineConfig())
     fast = FaceEngine(config, home=engine.home, calibration=engine.calibration)
-    starts, named, decisions = named_tracks(fast, gallery, hamilton, video=True)
+    with enrolled(fast, tmp_path, examples) as gallery:
+        starts, named, decisions = named_tracks(fast, gallery, hamilton, video=True)
     check_tracks(starts, named, decisions)
     if config.detector == "libfacedetection":
         assert ALEX in named.values() and LIN in named.values()
