@@ -68,3 +68,13 @@ def test_matching_takes_the_best_pairs_once() -> None:
     a, b = BBox(0, 0, 10, 10), BBox(5, 0, 15, 10)
     assert match_by_iou([a, b], [b, a], 0.1) == [(0, 1), (1, 0)]
     assert match_by_iou([a], [BBox(50, 50, 60, 60)], 0.1) == []
+
+
+def test_a_lost_track_is_shown_for_max_held_misses_but_matched_for_max_missed() -> None:
+    tracker = IouTracker(max_held=2, max_missed=6, max_age_s=10.0)
+    for i in range(3):
+        tracker.update([face(10, 10)], i / 30)
+    shown = [len(tracker.update([], (3 + k) / 30).tracks) for k in range(4)]
+    assert shown == [1, 1, 0, 0] and tracker.hold().tracks == []
+    back = tracker.update([face(10, 10)], 7 / 30)
+    assert len(back.tracks) == 1 and back.started == []  # the same track again

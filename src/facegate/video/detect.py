@@ -26,7 +26,7 @@ from facegate.types import BBox, Face, ImageArray
 VIDEO_MAX_SIDE = 640
 VIDEO_DETECTOR = "libfacedetection"
 MAX_INSIDE = 0.5
-VIDEO_MIN_SCORE = 0.6  # libfacedetection's score threshold for video (photos: 0.5)
+VIDEO_MIN_SCORE = 0.7  # libfacedetection's score threshold for video (photos: 0.5)
 
 
 class Locates(Protocol):

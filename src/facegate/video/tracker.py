@@ -11,7 +11,11 @@ timestamp) and answers which track each belongs to. :class:`IouTracker` is faceg
   or ``max_age_s`` seconds of stream time (so a source that skips frames, or a live source that
   dropped some, does not carry a track across a long gap);
 - a track that misses a frame keeps its predicted box, marked ``predicted``, so a caller that
-  must cover a face (redaction) covers it through short detector misses.
+  must cover a face covers it through short detector misses; it is *shown* (in
+  :attr:`TrackUpdate.tracks`) for at most ``max_held`` missed detections, though it stays
+  matchable for ``max_missed``: a false detection that became a track does not linger on screen
+  for half a second (on the YouTube Faces clips, 5 instead of 15 halved the tracker's false
+  boxes per frame at the same recall: docs/BENCHMARKS.md).
 
 Boxes are pixels ``(x1, y1, x2, y2)`` of the frame, as everywhere in facegate.
 """
@@ -128,10 +132,12 @@ class IouTracker:
         max_missed: int = 15,
         max_age_s: float = 0.5,
         smoothing: float = 0.6,
+        max_held: int = 5,
     ) -> None:
         self.min_iou = min_iou
         self.min_hits = min_hits
         self.max_missed = max_missed
+        self.max_held = max_held
         self.max_age_s = max_age_s
         self.smoothing = smoothing
         self._tracks: list[_Track] = []
@@ -165,6 +171,9 @@ class IouTracker:
                     continue
                 if not track.confirmed:  # a tentative track that misses is dropped
                     continue
+                if track.missed > self.max_held:  # still matchable, no longer shown
+                    keep.append(track)
+                    continue
             else:
                 face = faces[di]
                 track.correct(face.box, self.smoothing, timestamp)
@@ -193,7 +202,7 @@ class IouTracker:
             [
                 TrackedFace(t.track_id, t.box, None, t.hits, t.confirmed)
                 for t in self._tracks
-                if t.confirmed
+                if t.confirmed and t.missed <= self.max_held
             ]
         )
 
