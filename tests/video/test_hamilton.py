@@ -130,7 +130,7 @@ def test_hamilton_tracks_named_right_and_none_wrongly(
 def test_hamilton_on_the_video_path_names_both_people(
     engine: FaceEngine, examples: Path, hamilton: Path, tmp_path: Path
 ) -> None:
-    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 640 px),
+    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 480 px copy),
     the two people enrolled with the same detector: Lacamoire at the piano, 25 px tall, has a
     track and is named too (at 0.917 against the 0.912 of fpir=1e-2 for two subjects: a thin
     margin, stated in docs/BENCHMARKS.md; enrolled from HOG's boxes he stays unknown)."""

@@ -1,7 +1,8 @@
 """Face detection for video: the fast settings a stream runs with.
 
-A video frame is detected on a copy whose longer side is at most ``max_side`` pixels (640 by
-default: a 640x360 frame as it is, a 1080p frame at a third of its area), at upsample 0, and
+A video frame is detected on a copy whose longer side is at most ``max_side`` pixels (480 by
+default: a 640x360 frame at 480x270, a 1080p frame at a quarter of its width), at upsample 0,
+and
 only boxes are found per frame (:meth:`FaceEngine.locate`): landmarks and the quality score are
 added later, per track, only for tracks that may still be searched
 (:class:`~facegate.video.identity.TrackIdentities`), and :class:`StreamAnalyzer` can detect on
@@ -23,7 +24,7 @@ from typing import Protocol
 from facegate.config import EngineConfig
 from facegate.types import BBox, Face, ImageArray
 
-VIDEO_MAX_SIDE = 640
+VIDEO_MAX_SIDE = 480
 VIDEO_DETECTOR = "libfacedetection"
 MAX_INSIDE = 0.5
 VIDEO_MIN_SCORE = 0.7  # libfacedetection's score threshold for video (photos: 0.5)
