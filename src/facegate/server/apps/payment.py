@@ -101,9 +101,11 @@ async def create_account(
 async def open_attempt(
     request: Request, key: AnyKey, services: ServicesDep, apps: AppsDep
 ) -> dict[str, Any]:
-    """An attempt to pay ``amount``: the notice, the band, and the alternatives offered."""
+    """An attempt to pay ``amount``: the notice, the band, and the alternatives offered (a
+    key with the identify or the verify scope, bound to the payment purpose)."""
     till = till_of(apps, services)
-    check_purpose(request, key, "identify", till.purpose)
+    scope = "identify" if key.has_scope("identify") else "verify"
+    check_purpose(request, key, scope, till.purpose)
     fields = (await read_payload(request, ())).model(AttemptFields)
     amount = parse_amount(fields.amount)
     notice = await run_in_threadpool(require_notice, services.gallery, till.purpose)
