@@ -87,7 +87,10 @@ def notice_sign(
 
 
 def decisions_cmd(
-    app_name: Annotated[str | None, typer.Option("--app", help="payment, registration...")] = None,
+    app_name: Annotated[
+        str | None,
+        typer.Option("--app", help="payment, registration...", show_default="every app"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 20,
     as_json: JsonOpt = False,
     data: DataOpt = None,
