@@ -159,6 +159,14 @@ def test_cards_and_pins_are_stored_as_keyed_hashes_only(gallery: Gallery) -> Non
         digests = [r.digest for r in s.query(AccessCredentialRow)]
     assert len(digests) == 1 and "482913" not in digests[0]
     assert control.check_credential("gate", "pin", "482913").subject_id == ann
+    card = control.add_credential("gate", ann, "card", "CARD-0001")
+    assert control.check_credential("gate", "card", "CARD-0001").open
+    control.revoke_credential("gate", card)  # lost: it stops working at once
+    assert control.check_credential("gate", "card", "CARD-0001").reason == "unknown-credential"
+    with pytest.raises(AppRecordNotFoundError):
+        control.revoke_credential("gate", card)
+    revoked = [r for r in gallery.audit.records(operation="access.credential")]
+    assert [r.decision for r in revoked][-1] == "revoked"
     gallery.erase(ann)
     assert control.check_credential("gate", "pin", "482913").reason == "unknown-credential"
 

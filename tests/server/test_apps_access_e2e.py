@@ -61,6 +61,7 @@ def test_a_door_by_face_card_and_visitor_pass(
             headers=admin,
         )
         assert r.status_code == 201, r.text
+        card_id = r.json()["id"]
 
         opened = post_image(client, f"{door}/passages", examples / "obama2.jpg", kiosk).json()
         assert (opened["decision"], opened["reason"], opened["subject_id"]) == (
@@ -116,10 +117,21 @@ def test_a_door_by_face_card_and_visitor_pass(
         first = decisions[-1]  # newest first: the first passage, by obama2.jpg
         photo_sha = hashlib.sha256((examples / "obama2.jpg").read_bytes()).hexdigest()
         assert (first["outcome"], first["detail"]["image_sha256"]) == ("open", photo_sha)
+        # the card is lost: withdrawn, it stops working at once
+        assert client.delete(f"{door}/credentials/{card_id}", headers=admin).status_code == 204
+        lost = client.post(
+            f"{door}/passages/credential", json={"kind": "card", "value": "04:A3:2B:91"},
+            headers=kiosk,
+        ).json()  # fmt: skip
+        assert (lost["decision"], lost["reason"]) == ("closed", "unknown-credential")
+        problem(client.delete(f"{door}/credentials/{card_id}", headers=admin), 404,
+                "app-record-not-found")  # fmt: skip
 
-    receiver.wait(6)
+    receiver.wait(7)
     bodies = [json.loads(b) for b, _ in receiver.bodies]
-    assert [b["decision"] for b in bodies] == ["open", "closed", "closed", "open", "closed", "open"]
+    assert [b["decision"] for b in bodies] == [
+        "open", "closed", "closed", "open", "closed", "open", "closed",
+    ]  # fmt: skip
     assert all(verify_signature(secret, body, sig) for body, sig in receiver.bodies)
     assert all(set(b) >= {"type", "site", "seq", "reason", "method", "at"} for b in bodies)
     assert bodies[0]["decision_id"] == opened["decision_id"]

@@ -42,7 +42,12 @@ from facegate.apps.decisions import Decision, DecisionLog
 from facegate.apps.door import DoorWebhooks
 from facegate.apps.hashing import image_sha256
 from facegate.apps.notices import require_notice
-from facegate.errors import ConfigError, InvalidRequestError, PurposeNotFoundError
+from facegate.errors import (
+    AppRecordNotFoundError,
+    ConfigError,
+    InvalidRequestError,
+    PurposeNotFoundError,
+)
 from facegate.gallery.service import Gallery
 from facegate.imageio import ImageSource
 from facegate.liveness.evidence import LivenessEvidence
@@ -142,6 +147,18 @@ class AccessControl:
             event = AuditEvent("access.credential", found.purpose, (subject.id,), f"{kind} issued")
             self.gallery.record(event, actor)
         return cred
+
+    def revoke_credential(self, site: str, credential_id: int, actor: Actor | None = None) -> None:
+        """Withdraw a card or PIN (lost, or the person moved out): it stops working at once."""
+        found = self.store.get_site(site)
+        with self.store.tx.write():
+            holder = self.store.remove_credential(site, credential_id)
+            if holder is None:
+                raise AppRecordNotFoundError(f"no credential {credential_id} at site {site!r}")
+            subjects = self.gallery.store.subjects_by_row([holder])
+            ids = tuple(s.id for s in subjects.values())
+            event = AuditEvent("access.credential", found.purpose, ids, "revoked")
+            self.gallery.record(event, actor)
 
     def issue_visitor_pass(
         self,

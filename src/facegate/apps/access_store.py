@@ -161,6 +161,16 @@ class AccessStore:
         except IntegrityError:
             raise StoreError(f"that {kind} is already in use at site {site!r}") from None
 
+    def remove_credential(self, site: str, credential_id: int) -> int | None:
+        """Delete a card or PIN; the holder's subject row, or None if there was none."""
+        with self.tx.write() as s:
+            row = s.get(AccessCredentialRow, credential_id)
+            if row is None or row.site != site:
+                return None
+            holder = row.subject_row
+            s.delete(row)
+            return holder
+
     def credential_subject(self, site: str, kind: str, value: str) -> str | None:
         """The public id of the subject holding this card or PIN at ``site``, or None."""
         digest = self.digest(site, kind, value)

@@ -4,7 +4,8 @@
   ``webhook_url`` the answer carries the new ``webhook_secret`` once.
 - ``GET /v1/apps/access/sites/{site}``: the site, its schedule windows.
 - ``POST|DELETE /v1/apps/access/sites/{site}/schedules[/{id}]`` (admin): windows.
-- ``POST /v1/apps/access/sites/{site}/credentials`` (admin): a card or PIN for a subject.
+- ``POST /v1/apps/access/sites/{site}/credentials`` (admin): a card or PIN for a subject;
+  ``DELETE .../credentials/{id}`` withdraws it.
 - ``POST /v1/apps/access/sites/{site}/visitors`` (enrol): a visitor pass (photo, hours, host).
 - ``POST /v1/apps/access/sites/{site}/passages`` (identify): a camera image -> door decision.
 - ``POST /v1/apps/access/sites/{site}/passages/credential`` (identify): a card or PIN -> door
@@ -182,6 +183,20 @@ async def add_credential(
         actor_of(request, key),
     )
     return {"id": cred, "site": site, "subject_id": fields.subject_id, "kind": fields.kind}
+
+
+@router.delete("/sites/{site}/credentials/{credential_id}", status_code=204)
+async def revoke_credential(
+    site: str,
+    credential_id: RowId,
+    request: Request,
+    key: AdminKey,
+    services: ServicesDep,
+    apps: AppsDep,
+) -> None:
+    """Withdraw a card or PIN (lost, or its holder moved out)."""
+    ctl = control(apps, services)
+    await run_in_threadpool(ctl.revoke_credential, site, credential_id, actor_of(request, key))
 
 
 @router.post(
