@@ -68,7 +68,7 @@ BENCH_VENV := .venv-bench
 
 bench-env:
 	test -x $(BENCH_VENV)/bin/python || $(PYTHON) -m venv $(BENCH_VENV)
-	$(BENCH_VENV)/bin/pip install --quiet -e '.[eval]' click
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[eval,libfacedetection]' click
 	$(BENCH_VENV)/bin/pip install --quiet --no-deps face_recognition
 
 bench: install bench-env

@@ -87,7 +87,7 @@ def test_decision_is_the_mean_over_best_shots_not_a_vote() -> None:
 
 def test_a_changed_decision_is_reported_and_forget_drops_the_track() -> None:
     searcher = FakeSearcher([[], [Match("ann", 0.99)]])
-    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(keep_shots=1))
+    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(keep_shots=1, rescore_every=1))
     unknown = ids.observe(2, PIXELS, shot(50))
     assert unknown is not None and unknown.subject_id is None
     known = ids.observe(2, PIXELS, shot(70))
@@ -111,3 +111,13 @@ def test_landmarks_are_added_only_while_a_track_may_be_searched() -> None:
     for _ in range(5):  # searched its one time: later detections cost nothing
         assert ids.observe(1, PIXELS, bare) is None
     assert added == [1] and searcher.calls == 1
+
+
+def test_after_its_first_search_a_track_is_rescored_on_every_nth_detection() -> None:
+    searcher = FakeSearcher([[Match("ann", 0.95)]])
+    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(rescore_every=3))
+    assert ids.observe(1, PIXELS, shot(50)) is not None  # first search at once
+    ids.observe(1, PIXELS, shot(90))  # detection 2: not looked at
+    assert searcher.calls == 1
+    ids.observe(1, PIXELS, shot(90))  # detection 3: scored, clearly better: searched again
+    assert searcher.calls == 2

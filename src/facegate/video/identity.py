@@ -4,7 +4,9 @@ Every detection a track receives, while the track may still be searched, is scor
 (the unified 0-100 score of :mod:`facegate.pipeline.quality`, on an aligned chip made by
 OpenCV's warp, :func:`~facegate.pipeline.align.quick_face_chip`, without embedding it; a
 detection without landmarks first gets them from ``landmarks``, so the detector itself can skip
-them). Tracks that have used their searches cost nothing more per frame. A track
+them). Once a track has been searched, only every ``rescore_every``-th detection (3) is scored
+(a clearly better shot is not lost by waiting two frames for it), and tracks that have used
+their searches cost nothing more per frame. A track
 is embedded and searched only when it has a shot worth searching:
 
 - the first time its best shot reaches ``min_quality`` (or after ``patience`` detections with
@@ -84,6 +86,7 @@ class IdentityPolicy:
     max_searches: int = 4
     keep_shots: int = 3
     top_k: int = 5
+    rescore_every: int = 3
 
 
 @dataclass(slots=True)
@@ -148,6 +151,8 @@ class TrackIdentities:
         state.seen += 1
         if state.searches >= self.policy.max_searches:
             return None  # decided for good: no more work for this track
+        if state.searches and state.seen % self.policy.rescore_every:
+            return None  # searched already: look for a better shot on every n-th detection
         if face.landmarks is None and self.landmarks is not None:
             face = self.landmarks(pixels, [face])[0]
         quality = shot_quality(pixels, face)
