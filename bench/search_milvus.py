@@ -5,7 +5,8 @@ from a Gaussian fitted to them; mates at cosine ``--mate-similarity``, fresh str
 into one purpose of a Milvus Lite collection through :class:`facegate.store.milvus.MilvusIndex`
 (upserts of 2,000 entities), then searched one probe at a time as ``identify`` does (purpose
 filter, grouped by subject). Recall@1 is against exact search (FAISS ``IndexFlatIP``).
-Resident memory is this process's, which holds Milvus Lite (it runs in process). Run:
+Resident memory and CPU time are this process's, which holds Milvus Lite (it runs in process,
+its gRPC server on threads). Run:
 
     .venv/bin/python bench/search_milvus.py --sizes 100000 1000000 --index FLAT HNSW
 """
@@ -28,8 +29,8 @@ import numpy as np
 from facegate.store.milvus import MilvusIndex, MilvusParams
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search import REPO, Synth, gallery_vectors, latency, real_vectors  # noqa: E402
-from search_large import rss_gb  # noqa: E402
+from search import REPO, Synth, gallery_vectors, real_vectors  # noqa: E402
+from search_large import latency, rss_gb  # noqa: E402
 
 BATCH = 20_000
 INDEX_PARAMS: dict[str, dict[str, Any]] = {
@@ -63,33 +64,36 @@ def bench_one(
     index = MilvusIndex(params, lambda: "bench-v1")
     rss_before = rss_gb()
     rows = np.arange(n, dtype=np.int64)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     index.load("bench", ((rows[i : i + BATCH], vectors[i : i + BATCH]) for i in range(0, n, BATCH)))
-    load_s = time.perf_counter() - start
+    load_s, load_cpu_s = time.perf_counter() - start, time.process_time() - cpu
     out: dict[str, Any] = {
         "templates": n,
         "index": kind,
         "index_params": INDEX_PARAMS[kind],
         "search_params": SEARCH_PARAMS[kind],
         "load_s": round(load_s, 1),
+        "load_cpu_s": round(load_cpu_s, 1),
         "inserts_per_s": round(n / load_s, 1),
         "rss_gb_added": round(rss_gb() - rss_before, 2),
         "disk_bytes_per_template": round(disk_bytes(tmp) / n, 1),
         "load_avg": [round(x, 2) for x in os.getloadavg()],
     }
     for probe_kind, p in probes.items():
-        top1, times = [], []
+        top1, times, cpu_times = [], [], []
         for i, probe in enumerate(p):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             hits = index.search("bench", probe[None, :], 1)[0]
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)  # Milvus Lite runs in this process
             top1.append(hits[0].row if hits else -1)
             if i == 0:
                 times.clear()  # the first search loads the segments
+                cpu_times.clear()
         got = np.array(top1[1:]) if len(top1) > 1 else np.array(top1)
         want = exact[probe_kind][1:] if len(top1) > 1 else exact[probe_kind]
         out[probe_kind] = {
-            **latency(np.array(times) * 1000.0),
+            **latency(np.array(times) * 1000.0, np.array(cpu_times) * 1000.0),
             "recall_at_1": round(float(np.mean(got == want)), 4),
         }
     out["rss_gb_after_search"] = rss_gb()
