@@ -53,6 +53,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--detectors", default="", help="comma-separated (default: every installed)")
+    ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e_detectors.json")
     args = ap.parse_args()
     lfw = sorted((DATA / "lfw").glob("*/*_0001.jpg"))[::97][: args.images]
     photos = [decode(p) for p in lfw]
@@ -87,7 +88,7 @@ def main() -> None:
         }
         print(name, out[name], flush=True)
     out["load_after"] = os.getloadavg()
-    (REPO / "bench" / "results" / "e2e_detectors.json").write_text(json.dumps(out, indent=2) + "\n")
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
