@@ -109,7 +109,7 @@ def peak_memory_mb(photo: Path) -> dict[str, Any]:
 
 
 def pack_embedding_rates(
-    packs: list[str], home: Path, photos: list[Any], rounds: int = 7
+    packs: list[str], home: Path, photos: list[Any], rounds: int = 7, batch: int | None = None
 ) -> dict[str, Any]:
     """Embedding faces/s per pack on the same photos: chips cut once (the pack's alignment),
     then the embedder alone, and with test-time flip (twice the work). The packs are timed in
@@ -134,6 +134,8 @@ def pack_embedding_rates(
                 elif not arcface and face.landmarks is not None:
                     chips.append(face_chip(img, face.landmarks))
         embedder = engine._backends()[2]
+        if batch is not None and hasattr(embedder, "batch_size"):
+            embedder.batch_size = batch
         embedder.embed(np.stack(chips))  # warm-up
         work[name] = (embedder, np.stack(chips), engine.pack_id)
     best = {name: [float("inf"), float("inf")] for name in packs}
@@ -159,16 +161,24 @@ def pack_embedding_rates(
 
 def packs_only(args: argparse.Namespace) -> None:
     from facegate.imageio import decode
+    from facegate.models.onnx_runtime import set_intra_op_threads
 
+    set_intra_op_threads(args.threads)
     lfw = sorted((DATA / "lfw").glob("*/*_0001.jpg"))[::97][: args.images]
     photos = [decode(p) for p in lfw]
     result: dict[str, Any] = {
         "machine": machine(),
         "command": "bench/throughput.py " + " ".join(sys.argv[1:]),
-        "embedding_per_pack": pack_embedding_rates(args.packs.split(","), args.home, photos),
+        "intra_op_threads": args.threads or os.cpu_count(),
+        "embedder_batch": args.batch,
+        "embedding_per_pack": pack_embedding_rates(
+            args.packs.split(","), args.home, photos, batch=args.batch
+        ),
     }
     result["machine"]["load_average_end"] = os.getloadavg()
-    out = REPO / "bench" / "results" / "throughput_packs.json"
+    suffix = f"_{args.threads}thread" if args.threads else ""
+    suffix += f"_batch{args.batch}" if args.batch else ""
+    out = REPO / "bench" / "results" / f"throughput_packs{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1) + "\n")
 
@@ -176,6 +186,10 @@ def packs_only(args: argparse.Namespace) -> None:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--images", type=int, default=40, help="single-face LFW photos")
+    ap.add_argument(
+        "--threads", type=int, default=None, help="--packs-only: ONNX Runtime intra-op threads"
+    )
+    ap.add_argument("--batch", type=int, default=None, help="--packs-only: embedder batch size")
     ap.add_argument("--fddb", type=int, default=8, help="FDDB photos for the CNN detector")
     ap.add_argument("--packs", default="dlib", help="comma-separated packs for embedding rates")
     ap.add_argument("--home", type=Path, default=HOME, help="data dir where packs are installed")
