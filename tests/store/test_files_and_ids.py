@@ -93,6 +93,6 @@ def test_a_second_engine_never_opens_a_database_file_this_process_holds(
         def refuse(*args: object, **kwargs: object) -> int:
             raise AssertionError("the database file was opened outside SQLite")
 
-        monkeypatch.setattr("facegate.store.sql.os.open", refuse)
+        monkeypatch.setattr("facegate.store.engines.os.open", refuse)
         sqlite_engine(path).dispose()  # what KeyStore.open does beside an open gallery
     first.dispose()

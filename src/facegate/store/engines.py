@@ -13,9 +13,11 @@ chain and the change feed in commit order needs. Errors never carry bound parame
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError
 
@@ -23,6 +25,49 @@ from facegate.errors import ConfigError, StoreError
 
 DB_FILE_NAME = "gallery.db"
 POSTGRES_DRIVER = "postgresql+psycopg"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "secure_delete=ON",
+        "busy_timeout=10000",
+    ):
+        cur.execute(f"PRAGMA {pragma}")
+    cur.close()
+
+
+def _private_database(path: Path) -> None:
+    """Create the data dir (0700) and the database file (0600) before SQLite does, so the
+    file never exists with wider permissions; SQLite gives its -wal and -shm files the
+    database file's mode. Existing database files readable by others are tightened."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        # Never open and close a database file this process may already hold: closing any
+        # descriptor of a file drops every POSIX lock the process has on it, SQLite's too.
+        try:
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass  # another process created it first
+    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        if name.exists() and name.stat().st_mode & 0o077:
+            os.chmod(name, 0o600)
+
+
+def sqlite_engine(path: Path) -> Engine:
+    """An engine for one SQLite file (mode 0600, in a 0700 data dir when it creates it)
+    with the pragmas the store relies on."""
+    _private_database(path)
+    engine = create_engine(
+        f"sqlite:///{path}",
+        connect_args={"check_same_thread": False, "timeout": 10.0},
+        hide_parameters=True,  # errors and logs never carry consent texts, names, evidence
+    )
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def postgres_engine(url: str, pool_size: int = 10) -> Engine:
@@ -55,8 +100,6 @@ def store_engine(home: Path, url: str | None) -> Engine:
     """The store's engine: PostgreSQL at ``url``, else the SQLite file in ``home``."""
     if url:
         return postgres_engine(url)
-    from facegate.store.sql import sqlite_engine
-
     return sqlite_engine(home / DB_FILE_NAME)
 
 

@@ -9,7 +9,6 @@ subject ends with a WAL checkpoint that truncates the write-ahead log.
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sqlalchemy import Engine, create_engine, event, exists, or_, select, update
+from sqlalchemy import Engine, exists, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +32,7 @@ from facegate.store import crypto, migrate
 from facegate.store.changes import changes_since, latest_change, record_changes
 from facegate.store.engines import DB_FILE_NAME as DB_FILE_NAME
 from facegate.store.engines import check_reachable, store_engine
+from facegate.store.engines import sqlite_engine as sqlite_engine
 from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
 from facegate.store.protocol import (
     Change,
@@ -59,49 +59,6 @@ from facegate.types import FloatArray
 log = logging.getLogger(__name__)
 
 _KEY_CHECK = "master_key_check"
-
-
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    for pragma in (
-        "journal_mode=WAL",
-        "synchronous=FULL",
-        "foreign_keys=ON",
-        "secure_delete=ON",
-        "busy_timeout=10000",
-    ):
-        cur.execute(f"PRAGMA {pragma}")
-    cur.close()
-
-
-def _private_database(path: Path) -> None:
-    """Create the data dir (0700) and the database file (0600) before SQLite does, so the
-    file never exists with wider permissions; SQLite gives its -wal and -shm files the
-    database file's mode. Existing database files readable by others are tightened."""
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    if not path.exists():
-        # Never open and close a database file this process may already hold: closing any
-        # descriptor of a file drops every POSIX lock the process has on it, SQLite's too.
-        try:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
-        except FileExistsError:
-            pass  # another process created it first
-    for name in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
-        if name.exists() and name.stat().st_mode & 0o077:
-            os.chmod(name, 0o600)
-
-
-def sqlite_engine(path: Path) -> Engine:
-    """An engine for one SQLite file (mode 0600, in a 0700 data dir when it creates it)
-    with the pragmas the store relies on."""
-    _private_database(path)
-    engine = create_engine(
-        f"sqlite:///{path}",
-        connect_args={"check_same_thread": False, "timeout": 10.0},
-        hide_parameters=True,  # errors and logs never carry consent texts, names, evidence
-    )
-    event.listen(engine, "connect", _sqlite_pragmas)
-    return engine
 
 
 def _active(now: datetime) -> Any:
