@@ -32,10 +32,8 @@ SWEEPER_ACTOR = Actor("server:sweeper")
 def default_engine_factory(settings: Settings) -> EngineFactory:
     def build() -> ServerEngine:
         from facegate.pipeline.engine import FaceEngine
-        from facegate.video.detect import video_engine_config
 
-        config = video_engine_config(settings.engine)  # video's detector and upsampling
-        return FaceEngine(config, settings.image, home=settings.home)
+        return FaceEngine(settings.engine, settings.image, home=settings.home)  # photos' settings
 
     return build
 
