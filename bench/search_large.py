@@ -21,6 +21,7 @@ so 10M would take hours, beyond the 30-minute build target.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import time
@@ -73,7 +74,8 @@ def vector_file(n: int, real: np.ndarray, synth: Synthesizer, cache: Path) -> np
 
 def exact_top1(vectors: np.ndarray, probes: dict[str, np.ndarray], cache: Path) -> dict[str, Any]:
     """Exact search's top row per probe (cached: ``faiss.knn`` over 10M takes minutes)."""
-    path = cache / f"exact_{len(vectors)}_{len(probes['mates'])}.npz"
+    digest = hashlib.sha256(b"".join(p.tobytes() for p in probes.values())).hexdigest()[:12]
+    path = cache / f"exact_{len(vectors)}_{len(probes['mates'])}_{digest}.npz"
     if path.exists():
         found = np.load(path)
         return {k: found[k] for k in found.files}
