@@ -127,7 +127,9 @@ def test_till_page_pays_by_face_with_a_live_clip(shared_data: Path, tmp_path: Pa
                     page.fill("#digits-input", "4821")
                     page.click("#capture:not([disabled])")
                     page.wait_for_selector("#verdict:not([hidden]), #pin-panel:not([hidden])")
-                    assert page.is_visible("#preview-box")  # the smoothed picture was shown
+                    # The smoothed picture was shown (a step-up then hides the face panel).
+                    assert page.eval_on_selector("#preview-box", "e => !e.hidden")
+                    assert page.get_attribute("#preview", "src").startswith("blob:")
                     if page.is_visible("#pin-panel"):
                         page.fill("#pin-input", "2468")
                         page.click("#pin-submit")
