@@ -2,7 +2,7 @@
 // the first screen; once the teacher's check is chosen the face path is not offered again for
 // that person. Exams: the candidate picks their name, a liveness check runs on the camera,
 // then a 1:1 check against the registered photo (no match: an invigilator reviews it).
-import { $, api, el, fail, frame, keyGate, say, showNotice, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, el, fail, frame, keyGate, runLiveness, say, showNotice, startCamera, stopCamera } from "./kiosk-gate.js";
 
 const page = { session: null, klass: null };
 const base = () => `/v1/apps/attendance/sessions/${encodeURIComponent(page.session.id)}`;
@@ -92,23 +92,7 @@ function useStaff() {
   $("staff-rows").replaceChildren(...rows);
 }
 
-async function liveness() {
-  const video = $("video");
-  const session = await api("/v1/liveness/sessions", { method: "POST" });
-  const started = performance.now();
-  let body = session;
-  while (body.status === "active") {
-    $("prompt").textContent = body.prompt;
-    const form = new FormData();
-    form.append("image", await frame(video), "frame.jpg");
-    form.append("nonce", session.nonce);
-    form.append("timestamp_ms", String(Math.round(performance.now() - started)));
-    body = await api(`/v1/liveness/sessions/${session.id}/frames`, { method: "POST", form });
-  }
-  $("prompt").textContent = body.prompt;
-  if (body.status !== "passed") throw new Error(`liveness check failed: ${body.reason || "no verdict"}; check in with the invigilator`);
-  return session.id;
-}
+const liveness = () => runLiveness($("video"), "check in with the invigilator");
 
 async function capture() {
   try {

@@ -92,6 +92,25 @@ export function frame(video) {
   return new Promise((ok) => canvas.toBlob(ok, "image/jpeg", 0.92));
 }
 
+/** Run a liveness session on the camera, showing each prompt in #prompt; resolves to the
+ * session id once it passed, else throws naming the reason and `instead` (the way out). */
+export async function runLiveness(video, instead) {
+  const session = await api("/v1/liveness/sessions", { method: "POST" });
+  const started = performance.now();
+  let body = session;
+  while (body.status === "active") {
+    $("prompt").textContent = body.prompt;
+    const form = new FormData();
+    form.append("image", await frame(video), "frame.jpg");
+    form.append("nonce", session.nonce);
+    form.append("timestamp_ms", String(Math.round(performance.now() - started)));
+    body = await api(`/v1/liveness/sessions/${session.id}/frames`, { method: "POST", form });
+  }
+  $("prompt").textContent = body.prompt;
+  if (body.status !== "passed") throw new Error(`liveness check failed: ${body.reason || "no verdict"}; ${instead}`);
+  return session.id;
+}
+
 /** Sign-in box for a page opened without the console's key. */
 export function keyGate(onReady) {
   if (apiKey()) return onReady();

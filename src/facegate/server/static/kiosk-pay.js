@@ -3,7 +3,7 @@
 // camera, shows a smoothed preview (display only: the raw frame is what is checked), then asks
 // the server to decide; a step-up asks the PIN. Once the customer chooses PIN or QR, the face
 // is not offered again for that payment.
-import { $, api, el, fail, frame, keyGate, say, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, el, fail, frame, keyGate, runLiveness, say, startCamera, stopCamera } from "./kiosk-gate.js";
 
 const page = { attempt: null };
 const base = () => `/v1/apps/payment/attempts/${page.attempt.id}`;
@@ -79,23 +79,7 @@ async function alternative(method) {
   panels("pin-panel");
 }
 
-async function liveness() {
-  const video = $("video");
-  const session = await api("/v1/liveness/sessions", { method: "POST" });
-  const started = performance.now();
-  let body = session;
-  while (body.status === "active") {
-    $("prompt").textContent = body.prompt;
-    const form = new FormData();
-    form.append("image", await frame(video), "frame.jpg");
-    form.append("nonce", session.nonce);
-    form.append("timestamp_ms", String(Math.round(performance.now() - started)));
-    body = await api(`/v1/liveness/sessions/${session.id}/frames`, { method: "POST", form });
-  }
-  $("prompt").textContent = body.prompt;
-  if (body.status !== "passed") throw new Error(`liveness check failed: ${body.reason || "no verdict"}; you can pay by PIN or QR instead`);
-  return session.id;
-}
+const liveness = () => runLiveness($("video"), "you can pay by PIN or QR instead");
 
 async function showPreview(raw) {
   const form = new FormData();

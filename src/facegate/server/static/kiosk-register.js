@@ -2,7 +2,7 @@
 // camera) against the portrait on a photographed ID document, or a staff check. Once the staff
 // check is chosen the face is not offered again for that person. The record keeps image
 // hashes, never the images.
-import { $, api, el, fail, frame, keyGate, say, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, el, fail, frame, keyGate, runLiveness, say, startCamera, stopCamera } from "./kiosk-gate.js";
 
 const page = { attempt: null };
 const base = () => `/v1/apps/registration/attempts/${page.attempt.id}`;
@@ -71,23 +71,7 @@ async function staff() {
   panels("staff-panel");
 }
 
-async function liveness() {
-  const video = $("video");
-  const session = await api("/v1/liveness/sessions", { method: "POST" });
-  const started = performance.now();
-  let body = session;
-  while (body.status === "active") {
-    $("prompt").textContent = body.prompt;
-    const form = new FormData();
-    form.append("image", await frame(video), "frame.jpg");
-    form.append("nonce", session.nonce);
-    form.append("timestamp_ms", String(Math.round(performance.now() - started)));
-    body = await api(`/v1/liveness/sessions/${session.id}/frames`, { method: "POST", form });
-  }
-  $("prompt").textContent = body.prompt;
-  if (body.status !== "passed") throw new Error(`liveness check failed: ${body.reason || "no verdict"}; ask for a staff check instead`);
-  return session.id;
-}
+const liveness = () => runLiveness($("video"), "ask for a staff check instead");
 
 async function capture() {
   const file = $("document-input").files[0];
