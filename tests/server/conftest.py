@@ -52,3 +52,13 @@ def client(settings: Settings, keys: Keys) -> Iterator[TestClient]:
         while test_client.get("/readyz").status_code != 200 and time.monotonic() < deadline:
             time.sleep(0.01)
         yield test_client
+
+
+@pytest.fixture(scope="module")
+def frames(shared_data: Path) -> list[bytes]:
+    """JPEG frames 80-175 of the Hamilton clip (one singer turns right, then left)."""
+    from apps_live import hamilton_frames
+
+    out = hamilton_frames(shared_data)
+    assert len(out) == 96, "the Hamilton clip ended early"
+    return out

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from apps_live import Recording, SessionClock, hamilton_frames, passed_session, prepare, recording
+from apps_live import Recording, SessionClock, passed_session, prepare, recording
 from fastapi.testclient import TestClient
 from id_card import id_card, jpeg, photographed, portrait_crop
 from server_fakes import bearer
@@ -33,11 +33,6 @@ from facegate.server.keys import KeyStore
 pytestmark = pytest.mark.slow
 NOTICE = {"processor": "Corner Shop Ltd", "contact": "dpo@corner.example",
           "alternative": "Pay by PIN or QR code at this till."}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def frames(shared_data: Path) -> list[bytes]:
-    return hamilton_frames(shared_data)
 
 
 @pytest.fixture(scope="module")

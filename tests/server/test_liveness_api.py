@@ -7,7 +7,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import cv2
 import pytest
 from fastapi.testclient import TestClient
 from server_fakes import bearer
@@ -20,23 +19,6 @@ from facegate.server.keys import KeyStore
 
 PROBLEM = "application/problem+json"
 FPS = 29.97
-
-
-@pytest.fixture(scope="module")
-def frames(shared_data: Path) -> list[bytes]:
-    """JPEG frames 80-175 of the Hamilton clip (one singer turns right, then left)."""
-    path = shared_data / "video" / "short_hamilton_clip.mp4"
-    if not path.exists():
-        pytest.skip(f"the Hamilton clip is not at {path}")
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    for index in range(176):
-        ok, bgr = cap.read()
-        assert ok
-        if index >= 80:
-            out.append(cv2.imencode(".jpg", bgr)[1].tobytes())
-    cap.release()
-    return out
 
 
 @pytest.fixture

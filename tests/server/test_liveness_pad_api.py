@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import cv2
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
@@ -33,22 +32,6 @@ SCRIPT = LivenessConfig(
     hold_max_s=0.5,
     ttl_s=600,  # frames take long on 2 cores; the clip's own times are sent
 )
-
-
-@pytest.fixture(scope="module")
-def frames(shared_data: Path) -> list[bytes]:
-    path = shared_data / "video" / "short_hamilton_clip.mp4"
-    if not path.exists():
-        pytest.skip(f"the Hamilton clip is not at {path}")
-    cap = cv2.VideoCapture(str(path))
-    out = []
-    for index in range(176):
-        ok, bgr = cap.read()
-        assert ok
-        if index >= 80:
-            out.append(cv2.imencode(".jpg", bgr)[1].tobytes())
-    cap.release()
-    return out
 
 
 @pytest.fixture(scope="module")
