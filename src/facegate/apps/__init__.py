@@ -36,8 +36,13 @@ purpose's policy says ``keep_images``.
 - spends liveness through ``services.liveness_evidence(key, purpose, liveness_session_id)``;
 - runs face work on the inference pool (``services.pool.run``) and store writes in a thread
   (``run_in_threadpool``);
+- reads a route that takes one camera image with
+  :func:`facegate.server.apps.faces.read_face_call` (the fields, the purpose, the key's check,
+  then the image, in that order on every route), then spends liveness and runs the face work
+  with the :class:`~facegate.server.apps.faces.FaceCall` it returns;
 - keeps its server-side state in :class:`facegate.server.apps.state.AppsState` (``AppsDep``):
-  the shared :class:`Attempts` and :class:`DecisionLog`, and ``extra[<app>]`` for its own.
+  the shared :class:`Attempts` and :class:`DecisionLog`, and its own, built once on first use
+  by ``apps.service("<app>", Kind, build)`` (kept in ``extra[<app>]``).
 
 Shared routes (``facegate.server.apps.common``): ``GET|PUT /v1/apps/notices/{purpose}``,
 ``GET /v1/apps/notices/{purpose}/sign``, ``GET /v1/apps/decisions``,

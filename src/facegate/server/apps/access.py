@@ -23,10 +23,9 @@ from starlette.concurrency import run_in_threadpool
 from facegate.apps.access_service import MAX_PASS_HOURS, AccessControl
 from facegate.errors import AppRecordNotFoundError
 from facegate.server import openapi
+from facegate.server.apps.faces import read_face_call
 from facegate.server.apps.state import AppsDep, AppsState
 from facegate.server.deps import AdminKey, EnrollKey, IdentifyKey, ServicesDep, check_purpose
-from facegate.server.keys import ApiKey
-from facegate.server.payload import read_payload
 from facegate.server.services import Services, actor_of
 
 RowId = Annotated[int, Path(ge=1, le=2**31)]
@@ -37,15 +36,9 @@ SITE = r"^[a-z0-9][a-z0-9_.-]{0,47}$"
 
 
 def control(apps: AppsState, services: Services) -> AccessControl:
-    found = apps.extra.get("access")
-    if not isinstance(found, AccessControl):
-        found = AccessControl(services.gallery, apps.decisions)
-        apps.extra["access"] = found
-    return found
-
-
-def _bound(request: Request, key: ApiKey, operation: str, purpose: str) -> None:
-    check_purpose(request, key, operation, purpose)
+    return apps.service(
+        "access", AccessControl, lambda: AccessControl(services.gallery, apps.decisions)
+    )
 
 
 class SiteFields(BaseModel):
@@ -129,7 +122,7 @@ def get_site(
     """The site and its schedule windows."""
     ctl = control(apps, services)
     found = ctl.store.get_site(site)
-    _bound(request, key, "identify.site", found.purpose)
+    check_purpose(request, key, "identify.site", found.purpose)
     windows = [
         {"id": i, "window": w.describe(), "subject_id": w.subject_id}
         for i, w in ctl.store.windows(site)
@@ -209,31 +202,28 @@ async def add_visitor(
 ) -> dict[str, Any]:
     """A visitor pass: a consent for the site that expires after ``hours``, and the photo."""
     ctl = control(apps, services)
-    payload = await read_payload(request, ("image",))
-    fields = payload.model(VisitorFields)
-    found = ctl.store.get_site(site)
-    _bound(request, key, "enroll.visitor", found.purpose)
-    image = payload.image("image")
-    actor = actor_of(request, key)
-
-    def run(_: object) -> dict[str, Any]:
-        made = ctl.issue_visitor_pass(
+    call = await read_face_call(
+        request, key, VisitorFields, "enroll.visitor", lambda: ctl.store.get_site(site).purpose
+    )
+    fields = call.fields
+    made = await call.run(
+        services,
+        lambda: ctl.issue_visitor_pass(
             site,
             fields.display_name,
-            [image],
+            [call.image],
             fields.hours,
             host=fields.host,
             consent_text=fields.consent_text,
-            actor=actor,
-        )
-        return {
-            "site": site,
-            "subject_id": made.subject.id,
-            "expires_at": made.expires_at.isoformat(),
-            "templates": made.templates,
-        }
-
-    return await services.pool.run(run)
+            actor=call.actor,
+        ),
+    )
+    return {
+        "site": site,
+        "subject_id": made.subject.id,
+        "expires_at": made.expires_at.isoformat(),
+        "templates": made.templates,
+    }
 
 
 @router.post(
@@ -245,20 +235,14 @@ async def face_passage(
 ) -> dict[str, Any]:
     """The door decision for one camera image (open, or closed with the reason and alerts)."""
     ctl = control(apps, services)
-    payload = await read_payload(request, ("image",))
-    fields = payload.model(PassageFields)
-    found = ctl.store.get_site(site)
-    _bound(request, key, "identify.access", found.purpose)
-    image = payload.image("image")
-    actor = actor_of(request, key)
-    evidence = await run_in_threadpool(
-        services.liveness_evidence, key, found.purpose, fields.liveness_session_id
+    call = await read_face_call(
+        request, key, PassageFields, "identify.access", lambda: ctl.store.get_site(site).purpose
     )
-
-    def run(_: object) -> dict[str, Any]:
-        return ctl.check_face(site, image, actor=actor, liveness=evidence).to_dict()
-
-    return await services.pool.run(run)
+    evidence = await call.liveness(services, call.fields.liveness_session_id)
+    decision = await call.run(
+        services, lambda: ctl.check_face(site, call.image, actor=call.actor, liveness=evidence)
+    )
+    return decision.to_dict()
 
 
 @router.post("/sites/{site}/passages/credential")
@@ -272,8 +256,7 @@ async def credential_passage(
 ) -> dict[str, Any]:
     """The door decision for a card or PIN: the alternative path to the face."""
     ctl = control(apps, services)
-    found = ctl.store.get_site(site)
-    _bound(request, key, "identify.access", found.purpose)
+    check_purpose(request, key, "identify.access", ctl.store.get_site(site).purpose)
     decision = await run_in_threadpool(
         lambda: ctl.check_credential(site, fields.kind, fields.value, actor=actor_of(request, key))
     )

@@ -30,6 +30,7 @@ from starlette.concurrency import run_in_threadpool
 from facegate.apps.attendance import Window, report_csv, report_html
 from facegate.apps.attendance_service import Attendance
 from facegate.server import openapi
+from facegate.server.apps.faces import read_face_call
 from facegate.server.apps.state import AppsDep, AppsState
 from facegate.server.deps import (
     AdminKey,
@@ -39,7 +40,6 @@ from facegate.server.deps import (
     VerifyKey,
     check_purpose,
 )
-from facegate.server.payload import read_payload
 from facegate.server.services import Services, actor_of
 
 RowId = Annotated[int, Path(ge=1, le=2**31)]
@@ -48,11 +48,9 @@ router = APIRouter(prefix="/v1/apps/attendance", tags=["apps: attendance"])
 
 
 def attendance(apps: AppsState, services: Services) -> Attendance:
-    found = apps.extra.get("attendance")
-    if not isinstance(found, Attendance):
-        found = Attendance(services.gallery, apps.decisions)
-        apps.extra["attendance"] = found
-    return found
+    return apps.service(
+        "attendance", Attendance, lambda: Attendance(services.gallery, apps.decisions)
+    )
 
 
 class ClassFields(BaseModel):
@@ -243,21 +241,15 @@ async def face_checkin(
 ) -> dict[str, Any]:
     """Class check-in: every face of a roster member in the image counts."""
     att = attendance(apps, services)
-    payload = await read_payload(request, ("image",))
-    fields = payload.model(CheckinFields)
-    purpose = _purpose_of(att, session_id)
-    check_purpose(request, key, "identify.checkin", purpose)
-    image = payload.image("image")
-    actor = actor_of(request, key)
-    evidence = await run_in_threadpool(
-        services.liveness_evidence, key, purpose, fields.liveness_session_id
+    call = await read_face_call(
+        request, key, CheckinFields, "identify.checkin", lambda: _purpose_of(att, session_id)
     )
-
-    def run(_: object) -> dict[str, Any]:
-        found = att.check_in_face(session_id, image, actor=actor, liveness=evidence)
-        return {"checkins": [c.to_dict() for c in found]}
-
-    return await services.pool.run(run)
+    evidence = await call.liveness(services, call.fields.liveness_session_id)
+    found = await call.run(
+        services,
+        lambda: att.check_in_face(session_id, call.image, actor=call.actor, liveness=evidence),
+    )
+    return {"checkins": [c.to_dict() for c in found]}
 
 
 @router.post(
@@ -269,23 +261,17 @@ async def exam_checkin(
 ) -> dict[str, Any]:
     """Exam check-in: 1:1 against the registered photo, with a passed liveness session."""
     att = attendance(apps, services)
-    payload = await read_payload(request, ("image",))
-    fields = payload.model(ExamFields)
-    purpose = _purpose_of(att, session_id)
-    check_purpose(request, key, "verify.exam", purpose)
-    image = payload.image("image")
-    actor = actor_of(request, key)
-    evidence = await run_in_threadpool(
-        services.liveness_evidence, key, purpose, fields.liveness_session_id
+    call = await read_face_call(
+        request, key, ExamFields, "verify.exam", lambda: _purpose_of(att, session_id)
     )
-
-    def run(_: object) -> dict[str, Any]:
-        found = att.check_in_exam(
-            session_id, fields.subject_id, image, liveness=evidence, actor=actor
-        )
-        return found.to_dict()
-
-    return await services.pool.run(run)
+    evidence = await call.liveness(services, call.fields.liveness_session_id)
+    found = await call.run(
+        services,
+        lambda: att.check_in_exam(
+            session_id, call.fields.subject_id, call.image, liveness=evidence, actor=call.actor
+        ),
+    )
+    return found.to_dict()
 
 
 @router.post("/sessions/{session_id}/staff-checkins")

@@ -40,12 +40,10 @@ ALTERNATIVES = ("pin", "qr")
 
 
 def till_of(apps: AppsState, services: Services) -> Till:
-    till = apps.extra.get(APP)
-    if not isinstance(till, Till):
-        gallery = services.gallery
-        till = Till(gallery, services.settings.payment, PayAccounts(gallery))
-        apps.extra[APP] = till
-    return till
+    gallery = services.gallery
+    return apps.service(
+        APP, Till, lambda: Till(gallery, services.settings.payment, PayAccounts(gallery))
+    )
 
 
 class AccountFields(BaseModel):

@@ -32,11 +32,10 @@ _IMAGES = {"selfie": "The live selfie.", "document": "The photographed ID docume
 
 
 def registrar_of(apps: AppsState, services: Services) -> Registrar:
-    found = apps.extra.get(APP)
-    if not isinstance(found, Registrar):
-        found = Registrar(services.gallery, services.settings.registration, services.settings.image)
-        apps.extra[APP] = found
-    return found
+    settings = services.settings
+    return apps.service(
+        APP, Registrar, lambda: Registrar(services.gallery, settings.registration, settings.image)
+    )
 
 
 class OpenFields(BaseModel):
