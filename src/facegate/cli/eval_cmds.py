@@ -6,6 +6,7 @@ import functools
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
@@ -142,6 +143,33 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _rule(face: FaceRule) -> FaceChoice:
+    return "centre" if face == FaceRule.centre else "largest"
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    """The options every ``eval`` command shares (how faces are found, cached, reported)."""
+
+    data: Path | None
+    detector: DetectorName | None
+    upsample: int | None
+    runtime: RuntimeName | None
+    workers: int
+    use_cache: bool
+    pack: str | None
+    out: Path | None
+    as_json: bool
+
+
+def _evaluate(run: _Run, report_of: Callable[[Extractor, Calibration | None], Report]) -> None:
+    """Open the engine, the cache and the progress bar, make the report, write and show it."""
+    options = (run.data, run.detector, run.upsample, run.runtime, run.workers, run.use_cache)
+    with _session(*options, pack=run.pack) as (extractor, calibration, reports):
+        report = report_of(extractor, calibration)
+    _finish(report, extractor, calibration, run.out or reports, run.as_json)
+
+
 @eval_app.command("verify")
 def verify_cmd(
     pairs: Annotated[Path, typer.Option("--pairs", help="LFW pairs.txt or 'a b 1|0' lines.")],
@@ -162,18 +190,16 @@ def verify_cmd(
     from facegate.eval.verify import score_pairs, verification_report
 
     trials = read_pairs(pairs, root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
-        extractor,
-        calibration,
-        reports,
-    ):
-        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
+
+    def report_of(extractor: Extractor, calibration: Calibration | None) -> Report:
         try:
-            scores = score_pairs(trials, extractor, rule)
-            report = verification_report(scores, calibration, f"{pairs.name} ({root})")
+            scores = score_pairs(trials, extractor, _rule(face))
+            return verification_report(scores, calibration, f"{pairs.name} ({root})")
         except ValueError as exc:  # too few pairs for 10 folds, one label only, ...
             raise ConfigError(f"{pairs}: {exc}") from exc
-    _finish(report, extractor, calibration, out or reports, as_json)
+
+    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
+    _evaluate(run, report_of)
 
 
 @eval_app.command("identify")
@@ -195,17 +221,15 @@ def identify_cmd(
     from facegate.eval.identify import evaluate_identification
 
     identities = read_identities(root)
-    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
-        extractor,
-        calibration,
-        reports,
-    ):
-        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
+
+    def report_of(extractor: Extractor, _: Calibration | None) -> Report:
         try:
-            report = evaluate_identification(identities, extractor, rule, str(root))
+            return evaluate_identification(identities, extractor, _rule(face), str(root))
         except ValueError as exc:
             raise ConfigError(f"{root}: {exc}") from exc
-    _finish(report, extractor, calibration, out or reports, as_json)
+
+    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
+    _evaluate(run, report_of)
 
 
 @eval_app.command("detect")
@@ -229,14 +253,13 @@ def detect_cmd(
     dataset = read_fddb(fddb, parse_folds(folds))
     if not dataset.images:
         raise ConfigError(f"no FDDB images found under {fddb} for folds {folds}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
-        extractor,
-        calibration,
-        reports,
-    ):
+
+    def report_of(extractor: Extractor, _: Calibration | None) -> Report:
         name = extractor.variant.split("-up", 1)[0]  # detector names may hold a "-"
-        report = evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
-    _finish(report, extractor, calibration, out or reports, as_json)
+        return evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
+
+    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
+    _evaluate(run, report_of)
 
 
 @eval_app.command("fairness")
@@ -260,15 +283,14 @@ def fairness_cmd(
     faces, unparsed = read_utkface(utkface)
     if not faces:
         raise ConfigError(f"no UTKFace-named images in {utkface}")
-    with _session(data, detector, upsample, runtime, workers, use_cache, pack=pack) as (
-        extractor,
-        calibration,
-        reports,
-    ):
-        rule: FaceChoice = "centre" if face == FaceRule.centre else "largest"
-        report = evaluate_fairness(faces, extractor, calibration, str(utkface), rule)
+
+    def report_of(extractor: Extractor, calibration: Calibration | None) -> Report:
+        report = evaluate_fairness(faces, extractor, calibration, str(utkface), _rule(face))
         report.details["unparsed_names"] = len(unparsed)
-    _finish(report, extractor, calibration, out or reports, as_json)
+        return report
+
+    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
+    _evaluate(run, report_of)
 
 
 def register(app: typer.Typer) -> None:
