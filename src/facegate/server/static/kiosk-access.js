@@ -1,6 +1,6 @@
 // The door kiosk: the notice first, the face and the card/PIN side by side from the first
 // screen; once the card is chosen the face path is not offered again for that person.
-import { $, api, fail, frame, keyGate, say, showNotice, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, cameraOn, fail, frame, keyGate, say, showNotice, stopCamera } from "./kiosk-gate.js";
 
 const page = { site: null };
 const REASONS = {
@@ -48,16 +48,10 @@ async function openSite(name) {
   history.replaceState(null, "", `?site=${encodeURIComponent(name)}`);
 }
 
-async function useFace() {
+function useFace() {
   $("choices").hidden = true;
   $("face-panel").hidden = false;
-  $("capture").disabled = true;
-  try {
-    await startCamera($("video"));
-    $("capture").disabled = false;
-  } catch (err) {
-    fail(err);
-  }
+  return cameraOn();
 }
 
 function useCard() {

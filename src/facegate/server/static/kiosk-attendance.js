@@ -2,7 +2,7 @@
 // the first screen; once the teacher's check is chosen the face path is not offered again for
 // that person. Exams: the candidate picks their name, a liveness check runs on the camera,
 // then a 1:1 check against the registered photo (no match: an invigilator reviews it).
-import { $, api, el, fail, frame, keyGate, runLiveness, say, showNotice, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, cameraOn, el, fail, frame, keyGate, runLiveness, say, showNotice, stopCamera } from "./kiosk-gate.js";
 
 const page = { session: null, klass: null };
 const base = () => `/v1/apps/attendance/sessions/${encodeURIComponent(page.session.id)}`;
@@ -54,16 +54,10 @@ async function openSession(id) {
   loadReport();
 }
 
-async function useFace() {
+function useFace() {
   $("choices").hidden = true;
   $("face-panel").hidden = false;
-  $("capture").disabled = true;
-  try {
-    await startCamera($("video"));
-    $("capture").disabled = false;
-  } catch (err) {
-    fail(err);
-  }
+  return cameraOn();
 }
 
 function useStaff() {

@@ -1,66 +1,41 @@
-// Shared helpers of facegate's access and attendance kiosk pages: the API key (the console's
-// sessionStorage key "facegate.key"), API calls that throw the problem's detail, the notice
-// shown before any camera starts, and one camera frame as a JPEG blob. Texts from the server
-// are inserted with textContent only.
+// Shared helpers of facegate's kiosk pages (door, check-in, till, registration desk), on top of
+// pagekit.js (the API key, API calls that throw the problem's detail, safe element building):
+// the kiosk's own sign-in card, the notice shown before any camera starts, the camera and one
+// frame of it as a JPEG blob, and the liveness loop. Texts from the server are inserted with
+// textContent only.
+import { $, ApiError, api, auth, el, fail, say } from "./pagekit.js";
 
-export const $ = (id) => document.getElementById(id);
-
-export class ApiError extends Error {
-  constructor(problem, status) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.problem = problem;
-    this.status = status;
-  }
-}
+export { $, ApiError, api, el, fail, say };
 
 export function apiKey() {
-  return sessionStorage.getItem("facegate.key") || "";
+  return auth.key;
 }
 
 export function setKey(key) {
-  sessionStorage.setItem("facegate.key", key.trim());
+  auth.key = key.trim();
+  sessionStorage.setItem("facegate.key", auth.key);
 }
 
-export async function api(path, { method = "GET", json, form, raw = false } = {}) {
-  const headers = { Authorization: `Bearer ${apiKey()}` };
-  let body;
-  if (json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    body = form;
-  }
-  const res = await fetch(path, { method, headers, body });
-  if (raw && res.ok) return res;
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) throw new ApiError(data, res.status);
-  return data;
+/** Fill #notice with a notice (as GET /v1/apps/notices/{purpose} or an attempt gives it). */
+export function fillNotice(notice) {
+  $("notice-text").textContent = notice.text;
+  $("notice-refuse").textContent = notice.how_to_refuse;
+  $("notice").hidden = false;
 }
 
-export function say(message, kind = "ok") {
-  const node = $("status");
-  node.textContent = message;
-  node.className = `status ${kind}`;
-}
-
-export function fail(err) {
-  say(err instanceof ApiError ? `${err.message} (${err.status})` : String(err), "error");
-}
-
-export function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
+/** Leave #setup for #kiosk on a new attempt: its notice, and the face button only while
+ * the attempt still offers the face path. */
+export function showAttempt(attempt) {
+  $("setup").hidden = true;
+  $("kiosk").hidden = false;
+  fillNotice(attempt.notice);
+  $("use-face").hidden = !attempt.face_offered;
 }
 
 /** Fill #notice with the purpose's notice; resolves false (and says why) if it has none. */
 export async function showNotice(purpose) {
   try {
-    const notice = await api(`/v1/apps/notices/${encodeURIComponent(purpose)}`);
-    $("notice-text").textContent = notice.text;
-    $("notice-refuse").textContent = notice.how_to_refuse;
-    $("notice").hidden = false;
+    fillNotice(await api(`/v1/apps/notices/${encodeURIComponent(purpose)}`));
     return true;
   } catch (err) {
     fail(err);
@@ -82,6 +57,17 @@ export function stopCamera(video) {
   if (stream) stream.getTracks().forEach((t) => t.stop());
   stream = null;
   video.srcObject = null;
+}
+
+/** Start the camera on #video with #capture disabled until it runs (an error is shown). */
+export async function cameraOn() {
+  $("capture").disabled = true;
+  try {
+    await startCamera($("video"));
+    $("capture").disabled = false;
+  } catch (err) {
+    fail(err);
+  }
 }
 
 export function frame(video) {
@@ -111,11 +97,29 @@ export async function runLiveness(video, instead) {
   return session.id;
 }
 
-/** Sign-in box for a page opened without the console's key. */
+/** The sign-in card, built into the page's empty #signin (its data-label names the device:
+ * "Key of this kiosk"), for a page opened without the console's key. */
+function signInCard() {
+  const card = $("signin");
+  const form = el("form");
+  form.id = "signin-form";
+  const label = el("label", card.dataset.label || "API key");
+  label.htmlFor = "key-input";
+  const input = el("input");
+  Object.assign(input, { id: "key-input", type: "password", autocomplete: "off", required: true });
+  const start = el("button", "Start", "primary");
+  start.type = "submit";
+  form.append(label, input, start);
+  card.replaceChildren(el("h1", "API key"), form);
+  return form;
+}
+
+/** Run `onReady` at once with the console's key, else after the sign-in card gave one. */
 export function keyGate(onReady) {
   if (apiKey()) return onReady();
+  const form = signInCard();
   $("signin").hidden = false;
-  $("signin-form").addEventListener("submit", (ev) => {
+  form.addEventListener("submit", (ev) => {
     ev.preventDefault();
     setKey($("key-input").value);
     $("signin").hidden = true;

@@ -3,7 +3,7 @@
 // camera, shows a smoothed preview (display only: the raw frame is what is checked), then asks
 // the server to decide; a step-up asks the PIN. Once the customer chooses PIN or QR, the face
 // is not offered again for that payment.
-import { $, api, el, fail, frame, keyGate, runLiveness, say, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, cameraOn, el, fail, frame, keyGate, runLiveness, say, showAttempt, stopCamera } from "./kiosk-gate.js";
 
 const page = { attempt: null };
 const base = () => `/v1/apps/payment/attempts/${page.attempt.id}`;
@@ -44,25 +44,14 @@ async function start(ev) {
   } catch (err) {
     return fail(err);
   }
-  $("setup").hidden = true;
-  $("kiosk").hidden = false;
+  showAttempt(page.attempt);
   $("amount-title").textContent = `${page.attempt.amount} ${page.attempt.currency}`;
-  $("notice-text").textContent = page.attempt.notice.text;
-  $("notice-refuse").textContent = page.attempt.notice.how_to_refuse;
-  $("notice").hidden = false;
-  $("use-face").hidden = !page.attempt.face_offered;
   panels("choices");
 }
 
-async function useFace() {
+function useFace() {
   panels("face-panel");
-  $("capture").disabled = true;
-  try {
-    await startCamera($("video"));
-    $("capture").disabled = false;
-  } catch (err) {
-    fail(err);
-  }
+  return cameraOn();
 }
 
 async function alternative(method) {

@@ -2,7 +2,7 @@
 // camera) against the portrait on a photographed ID document, or a staff check. Once the staff
 // check is chosen the face is not offered again for that person. The record keeps image
 // hashes, never the images.
-import { $, api, el, fail, frame, keyGate, runLiveness, say, startCamera, stopCamera } from "./kiosk-gate.js";
+import { $, api, cameraOn, el, fail, frame, keyGate, runLiveness, say, showAttempt, stopCamera } from "./kiosk-gate.js";
 
 const page = { attempt: null };
 const base = () => `/v1/apps/registration/attempts/${page.attempt.id}`;
@@ -40,24 +40,13 @@ async function start() {
   } catch (err) {
     return fail(err);
   }
-  $("setup").hidden = true;
-  $("kiosk").hidden = false;
-  $("notice-text").textContent = page.attempt.notice.text;
-  $("notice-refuse").textContent = page.attempt.notice.how_to_refuse;
-  $("notice").hidden = false;
-  $("use-face").hidden = !page.attempt.face_offered;
+  showAttempt(page.attempt);
   panels("choices");
 }
 
-async function useFace() {
+function useFace() {
   panels("face-panel");
-  $("capture").disabled = true;
-  try {
-    await startCamera($("video"));
-    $("capture").disabled = false;
-  } catch (err) {
-    fail(err);
-  }
+  return cameraOn();
 }
 
 async function staff() {

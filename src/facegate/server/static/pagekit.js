@@ -1,6 +1,7 @@
-// Shared by the console's single-feature pages (liveness.html, streams.html): the API key from
-// this tab's sessionStorage (the console's sign-in), a fetch wrapper that turns problem+json
-// into errors, and safe element building (server text only ever goes in as textContent).
+// Shared by the console's single-feature pages (liveness.html, streams.html) and, through
+// kiosk-gate.js, the kiosk pages: the API key from this tab's sessionStorage (the console's
+// sign-in), a fetch wrapper that turns problem+json into errors, and safe element building
+// (server text only ever goes in as textContent).
 
 export const $ = (id) => document.getElementById(id);
 
@@ -14,7 +15,8 @@ export class ApiError extends Error {
 
 export const auth = { key: sessionStorage.getItem("facegate.key") || "" };
 
-export async function api(path, { method = "GET", json, form } = {}) {
+// `raw`: a successful answer is returned as the fetch Response (a JPEG, a CSV download).
+export async function api(path, { method = "GET", json, form, raw = false } = {}) {
   const headers = { Authorization: `Bearer ${auth.key}` };
   let body;
   if (json !== undefined) {
@@ -24,6 +26,7 @@ export async function api(path, { method = "GET", json, form } = {}) {
     body = form;
   }
   const res = await fetch(path, { method, headers, body });
+  if (raw && res.ok) return res;
   const data = await res.json().catch(() => ({}));
   if (!res.ok) throw new ApiError(data, res.status);
   return data;
