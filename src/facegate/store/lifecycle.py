@@ -11,13 +11,13 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
 
 from sqlalchemy import Engine, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from facegate.errors import PurposeNotFoundError, StoreError
 from facegate.store.changes import record_changes
+from facegate.store.consents import active_at
 from facegate.store.protocol import Purpose, PurposeErasure, SweepResult, TemplateInfo
 from facegate.store.schema import (
     ConsentRow,
@@ -65,12 +65,6 @@ def shred_wal(engine: Engine, attempts: int = 20) -> None:
             return
         time.sleep(0.01 * (attempt + 1))
     log.warning("WAL checkpoint after erasure blocked by a reader; it completes on a later one")
-
-
-def _active_at(now: datetime) -> Any:
-    return (ConsentRow.revoked_at.is_(None)) & (
-        or_(ConsentRow.expires_at.is_(None), ConsentRow.expires_at > now)
-    )
 
 
 def _delete_ids(s: Session, ids: Sequence[int]) -> None:
@@ -175,7 +169,7 @@ class LifecycleQueries:
             )
             has_active = s.scalar(
                 select(func.count()).where(
-                    (ConsentRow.subject_row == subject.row) & _active_at(when)
+                    (ConsentRow.subject_row == subject.row) & active_at(when)
                 )
             )
             if has_template or has_active:
@@ -225,10 +219,10 @@ class LifecycleQueries:
         own = exists().where(
             (ConsentRow.subject_row == TemplateRow.subject_row)
             & (ConsentRow.purpose == TemplateRow.purpose)
-            & _active_at(now)
+            & active_at(now)
         )
         any_active = exists().where(
-            (ConsentRow.subject_row == TemplateRow.subject_row) & _active_at(now)
+            (ConsentRow.subject_row == TemplateRow.subject_row) & active_at(now)
         )
         query = select(TemplateRow.id, TemplateRow.subject_row).where(
             or_(
@@ -245,7 +239,7 @@ class LifecycleQueries:
             subjects = dict(
                 s.execute(
                     select(ConsentRow.purpose, func.count(func.distinct(ConsentRow.subject_row)))
-                    .where(_active_at(now))
+                    .where(active_at(now))
                     .group_by(ConsentRow.purpose)
                 ).all()
             )

@@ -4,107 +4,57 @@ Every public method is one transaction. Templates are sealed with the subject's 
 before they reach the database; the data key is stored only wrapped by the master key.
 On SQLite, ``secure_delete`` is on (deleted rows are overwritten with zeros) and erasing a
 subject ends with a WAL checkpoint that truncates the write-ahead log.
+
+:class:`SqlStore` holds the engine, the master key and the clock, purposes, subjects, the
+change feed and erasure; its other queries come from one mixin per responsibility:
+:class:`~facegate.store.consents.ConsentQueries`, :class:`~facegate.store.templates.
+TemplateQueries` and :class:`~facegate.store.lifecycle.LifecycleQueries` (policies, erasure
+variants, retention).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-from sqlalchemy import Engine, exists, or_, select, update
+from sqlalchemy import Engine, exists, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from facegate.errors import (
-    InvalidRequestError,
-    PurposeNotFoundError,
-    StoreCorruptError,
-    StoreError,
-    SubjectNotFoundError,
-)
+from facegate.errors import PurposeNotFoundError, StoreError, SubjectNotFoundError
 from facegate.store import crypto, migrate
 from facegate.store.changes import changes_since, latest_change, record_changes
+from facegate.store.consents import ConsentQueries, active_at
 from facegate.store.engines import DB_FILE_NAME as DB_FILE_NAME
 from facegate.store.engines import check_reachable, store_engine
 from facegate.store.engines import sqlite_engine as sqlite_engine
 from facegate.store.lifecycle import LifecycleQueries, purpose_value, shred_wal
-from facegate.store.protocol import (
-    Change,
-    Consent,
-    ConsentEvidence,
-    IntArray,
-    NewTemplate,
-    Purpose,
-    Subject,
-    TemplateInfo,
-)
+from facegate.store.protocol import Change, Purpose, Subject
 from facegate.store.schema import (
     ConsentRow,
     DataKeyRow,
     MetaRow,
     PurposeRow,
     SubjectRow,
-    TemplateRow,
     utcnow,
 )
+from facegate.store.templates import TemplateQueries
 from facegate.store.transactions import Transactions
-from facegate.types import FloatArray
 
 log = logging.getLogger(__name__)
 
 _KEY_CHECK = "master_key_check"
 
 
-def _active(now: datetime) -> Any:
-    return (ConsentRow.revoked_at.is_(None)) & (
-        or_(ConsentRow.expires_at.is_(None), ConsentRow.expires_at > now)
-    )
-
-
-def _usable_for(purpose: str) -> Any:
-    """Templates enrolled for ``purpose``, or before templates were bound to one (NULL)."""
-    return or_(TemplateRow.purpose == purpose, TemplateRow.purpose.is_(None))
-
-
 def _subject(row: SubjectRow) -> Subject:
     return Subject(row.id, row.row, row.display_name, row.external_id, row.created_at)
 
 
-def _consent(subject_id: str, row: ConsentRow) -> Consent:
-    return Consent(
-        subject_id,
-        row.purpose,
-        row.evidence,
-        row.granted_at,
-        row.expires_at,
-        row.revoked_at,
-        row.text,
-        row.text_version,
-        row.method,
-        row.recorded_by,
-    )
-
-
-def _template(subject_id: str, row: TemplateRow) -> TemplateInfo:
-    return TemplateInfo(
-        row.id,
-        subject_id,
-        row.pack,
-        row.dim,
-        row.quality,
-        row.image_sha256,
-        row.created_at,
-        row.purpose,
-    )
-
-
-class SqlStore(LifecycleQueries):
+class SqlStore(ConsentQueries, TemplateQueries, LifecycleQueries):
     """A :class:`facegate.store.protocol.Store` on any SQLAlchemy engine.
 
     ``clock`` gives "now" for every timestamp and consent check (tests pass a fake one).
@@ -252,7 +202,7 @@ class SqlStore(LifecycleQueries):
             consented = exists().where(
                 (ConsentRow.subject_row == SubjectRow.row)
                 & (ConsentRow.purpose == purpose)
-                & _active(self._clock())
+                & active_at(self._clock())
             )
             query = query.where(consented)
         with self._tx.read() as s:
@@ -264,212 +214,6 @@ class SqlStore(LifecycleQueries):
         with self._tx.read() as s:
             found = s.scalars(select(SubjectRow).where(SubjectRow.row.in_(list(rows))))
             return {r.row: _subject(r) for r in found}
-
-    # consents
-
-    def grant_consent(
-        self,
-        subject_id: str,
-        purpose: str,
-        evidence: str | ConsentEvidence,
-        expires_at: datetime | None = None,
-    ) -> Consent:
-        now = self._clock()
-        if expires_at is not None and expires_at <= now:
-            raise InvalidRequestError(
-                f"expires_at {expires_at.isoformat()} is already past: a consent must expire "
-                "in the future (the active consent, if any, is unchanged)"
-            )
-        proof = evidence if isinstance(evidence, ConsentEvidence) else ConsentEvidence(evidence)
-        with self._tx.write() as s:
-            subject = self._subject_row(s, subject_id)
-            if s.get(PurposeRow, purpose) is None:
-                raise PurposeNotFoundError(f"no purpose named {purpose!r}")
-            current = s.scalar(
-                select(ConsentRow).where(
-                    (ConsentRow.subject_row == subject.row)
-                    & (ConsentRow.purpose == purpose)
-                    & _active(now)
-                )
-            )
-            if current is not None:
-                current.revoked_at = now  # superseded by the new grant, kept as history
-            row = ConsentRow(
-                subject_row=subject.row,
-                purpose=purpose,
-                evidence=proof.evidence,
-                granted_at=now,
-                expires_at=expires_at,
-                text=proof.text,
-                text_version=proof.text_version,
-                method=proof.method,
-                recorded_by=proof.recorded_by,
-            )
-            s.add(row)
-            record_changes(s, now, "subject", [subject.row], purpose)
-        log.info("consent granted: subject %s purpose %s", subject_id, purpose)
-        return _consent(subject_id, row)
-
-    def revoke_consent(self, subject_id: str, purpose: str) -> bool:
-        now = self._clock()
-        with self._tx.write() as s:
-            subject = self._subject_row(s, subject_id)
-            result = s.execute(
-                update(ConsentRow)
-                .where(
-                    (ConsentRow.subject_row == subject.row)
-                    & (ConsentRow.purpose == purpose)
-                    & _active(now)
-                )
-                .values(revoked_at=now)
-            )
-            changed = bool(getattr(result, "rowcount", 0))
-            if changed:
-                record_changes(s, now, "subject", [subject.row], purpose)
-        log.info("consent revoked: subject %s purpose %s (%s)", subject_id, purpose, changed)
-        return changed
-
-    def consents(self, subject_id: str) -> list[Consent]:
-        with self._tx.read() as s:
-            subject = self._subject_row(s, subject_id)
-            rows = s.scalars(
-                select(ConsentRow)
-                .where(ConsentRow.subject_row == subject.row)
-                .order_by(ConsentRow.id)
-            )
-            return [_consent(subject_id, r) for r in rows]
-
-    def _consent_required(self, s: Session, purpose: str) -> bool:
-        row = s.get(PurposeRow, purpose)
-        return row is None or bool(row.consent_required)
-
-    def active_rows(self, purpose: str, rows: Sequence[int] | None = None) -> set[int]:
-        """Subjects that ``purpose`` may use now: an active consent, or (for a purpose whose
-        legal basis is not consent) templates enrolled for it."""
-        with self._tx.read() as s:
-            if self._consent_required(s, purpose):
-                query = select(ConsentRow.subject_row).where(
-                    (ConsentRow.purpose == purpose) & _active(self._clock())
-                )
-                column = ConsentRow.subject_row
-            else:
-                query = select(TemplateRow.subject_row).where(TemplateRow.purpose == purpose)
-                column = TemplateRow.subject_row
-            if rows is not None:
-                query = query.where(column.in_(list(rows)))
-            return set(s.scalars(query))
-
-    # templates
-
-    def _data_key(self, s: Session, subject: SubjectRow) -> bytes:
-        key_row = s.get(DataKeyRow, subject.row)
-        if key_row is None:
-            raise StoreCorruptError(f"subject {subject.id} has no data key")
-        return self._master.unwrap(subject.id, key_row.wrapped)
-
-    def add_templates(
-        self, subject_id: str, templates: Sequence[NewTemplate], purpose: str | None = None
-    ) -> list[TemplateInfo]:
-        """Seal and store ``templates`` for ``purpose`` in one transaction.
-
-        A template already stored for the subject, pack, image and purpose is skipped.
-        """
-        now = self._clock()
-        with self._tx.write() as s:
-            subject = self._subject_row(s, subject_id)
-            dek = self._data_key(s, subject)
-            existing = s.execute(
-                select(TemplateRow.pack, TemplateRow.image_sha256).where(
-                    (TemplateRow.subject_row == subject.row) & (TemplateRow.purpose == purpose)
-                    if purpose is not None
-                    else (TemplateRow.subject_row == subject.row) & TemplateRow.purpose.is_(None)
-                )
-            )
-            seen = {(pack, sha) for pack, sha in existing}
-            rows: list[TemplateRow] = []
-            for t in templates:
-                if (t.pack, t.image_sha256) in seen:
-                    continue
-                seen.add((t.pack, t.image_sha256))
-                sealed = crypto.seal_vector(dek, subject.id, t.pack, t.vector)
-                rows.append(
-                    TemplateRow(
-                        subject_row=subject.row,
-                        sealed=sealed,
-                        pack=t.pack,
-                        dim=int(t.vector.shape[0]),
-                        quality=t.quality,
-                        image_sha256=t.image_sha256,
-                        created_at=now,
-                        purpose=purpose,
-                    )
-                )
-            s.add_all(rows)
-            s.flush()
-            if rows:
-                record_changes(s, now, "subject", [subject.row], purpose)
-            return [_template(subject_id, r) for r in rows]
-
-    def templates(self, subject_id: str) -> list[TemplateInfo]:
-        with self._tx.read() as s:
-            subject = self._subject_row(s, subject_id)
-            rows = s.scalars(
-                select(TemplateRow)
-                .where(TemplateRow.subject_row == subject.row)
-                .order_by(TemplateRow.id)
-            )
-            return [_template(subject_id, r) for r in rows]
-
-    def subject_vectors(self, subject_id: str, pack: str, purpose: str | None = None) -> FloatArray:
-        """The subject's decrypted templates of ``pack`` (usable for ``purpose``, if given)."""
-        with self._tx.read() as s:
-            subject = self._subject_row(s, subject_id)
-            dek = self._data_key(s, subject)
-            where = (TemplateRow.subject_row == subject.row) & (TemplateRow.pack == pack)
-            if purpose is not None:
-                where = where & _usable_for(purpose)
-            sealed = s.scalars(
-                select(TemplateRow.sealed).where(where).order_by(TemplateRow.id)
-            ).all()
-            vectors = [crypto.open_vector(dek, subject_id, pack, blob) for blob in sealed]
-        if not vectors:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack(vectors).astype(np.float32, copy=False)
-
-    def iter_purpose_vectors(
-        self, purpose: str, pack: str, batch: int = 4096
-    ) -> Iterator[tuple[IntArray, FloatArray]]:
-        """Decrypted ``(subject rows, vectors)`` of every subject consented for ``purpose``."""
-        consented: Any = exists().where(
-            (ConsentRow.subject_row == TemplateRow.subject_row)
-            & (ConsentRow.purpose == purpose)
-            & _active(self._clock())
-        )
-        with self._tx.read() as s:
-            if not self._consent_required(s, purpose):
-                consented = TemplateRow.purpose == purpose
-        query = (
-            select(TemplateRow.subject_row, SubjectRow.id, DataKeyRow.wrapped, TemplateRow.sealed)
-            .join(SubjectRow, SubjectRow.row == TemplateRow.subject_row)
-            .join(DataKeyRow, DataKeyRow.subject_row == TemplateRow.subject_row)
-            .where((TemplateRow.pack == pack) & consented & _usable_for(purpose))
-            .order_by(TemplateRow.subject_row, TemplateRow.id)
-        )
-        with self._tx.read(snapshot=True) as s:
-            result = s.execute(query.execution_options(yield_per=batch))
-            for chunk in result.partitions(batch):
-                yield self._open_chunk(pack, chunk)
-
-    def _open_chunk(self, pack: str, chunk: Sequence[Any]) -> tuple[IntArray, FloatArray]:
-        rows = np.empty(len(chunk), dtype=np.int64)
-        vectors: list[FloatArray] = []
-        dek_row, dek = -1, b""
-        for i, (subject_row, subject_id, wrapped, sealed) in enumerate(chunk):
-            if subject_row != dek_row:
-                dek_row, dek = subject_row, self._master.unwrap(subject_id, wrapped)
-            rows[i] = subject_row
-            vectors.append(crypto.open_vector(dek, subject_id, pack, sealed))
-        return rows, np.stack(vectors).astype(np.float32, copy=False)
 
     # change feed
 
