@@ -173,8 +173,13 @@ class KeyStore:
             return _key(row)
 
     def ensure_admin(self, actor: Actor | None = None) -> NewKey | None:
-        """Create an admin key for any purpose if no active key exists (first start)."""
-        if any(k.revoked_at is None for k in self.list()):
-            return None
-        name = "admin (created on first start)"
-        return self.create(list(SCOPES), [ANY_PURPOSE], name=name, actor=actor)
+        """Create an admin key for any purpose if no active key exists (first start).
+
+        The check and the creation are one write transaction under the store's writer lock
+        (:mod:`facegate.store.transactions`), so servers starting at once on an empty
+        database create one admin key between them; the others see it and create none."""
+        with self._tx.write():
+            if any(k.revoked_at is None for k in self.list()):
+                return None
+            name = "admin (created on first start)"
+            return self.create(list(SCOPES), [ANY_PURPOSE], name=name, actor=actor)
