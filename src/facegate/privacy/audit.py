@@ -250,7 +250,7 @@ class AuditChain:
                 event.operation[:32],
                 event.purpose,
                 refs,
-                event.decision[:128],
+                event.decision,
                 score_band(event.score),
                 prev,
                 "",

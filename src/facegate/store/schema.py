@@ -229,7 +229,7 @@ class AuditRow(Base):
     operation: Mapped[str] = mapped_column(String(32), nullable=False)
     purpose: Mapped[str | None] = mapped_column(String(64), nullable=True)
     subject_refs: Mapped[str] = mapped_column(Text, nullable=False, default="")
-    decision: Mapped[str] = mapped_column(String(128), nullable=False, default="")
+    decision: Mapped[str] = mapped_column(Text, nullable=False, default="")
     score_band: Mapped[str | None] = mapped_column(String(16), nullable=True)
     prev_mac: Mapped[str] = mapped_column(String(64), nullable=False)
     mac: Mapped[str] = mapped_column(String(64), nullable=False)
