@@ -8,7 +8,9 @@ not moved) and applies what this process has not seen: the subjects named are re
 the store for the purposes named, a purpose changed as a whole is reloaded. A CLI enrolment
 beside a running server, or another worker's revocation or erasure, is therefore effective
 in this process by its next search. :meth:`GalleryFeed.follow` also applies the feed on a
-background thread, so an idle process does not fall behind.
+background thread, so an idle process does not fall behind. A process far behind (more than a
+batch pending, or changes it has not seen already pruned from the feed) reloads its indexes
+from the store instead, which holds every change.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ class GalleryFeed:
                 pending = self.store.changes_since(self._seen, BATCH)
                 if not pending:
                     return applied
-                if len(pending) == BATCH:  # far behind: start again from the store
+                pruned = pending[0].seq != self._seen + 1  # what it has not seen is gone
+                if len(pending) == BATCH or pruned:  # far behind: start again from the store
                     self._seen = self.store.latest_change()
                     for purpose in list(self._loaded):
                         self._load(purpose, force=True)
