@@ -21,12 +21,20 @@ reconciles a purpose with the store (upsert what the store holds, delete what it
 does) instead of dropping it first, so searches never see an empty purpose while a worker
 starts. Subject counts per purpose (which set the open-set threshold) are kept by each process
 from the writes it applies, as the in-process index does.
+
+Milvus Lite (pure Python, in this process) implements neither ``AllocTimestamp`` (which
+pymilvus calls after creating an index) nor the session timestamp of a query (which pymilvus's
+query iterator asks for): its gRPC server logs each as an error with a traceback, and pymilvus
+warns on stderr and uses a client-side timestamp, which is right for a store in one process.
+For a Milvus Lite URI those two known messages, and only those, are dropped
+(:class:`_LiteNoise`); a Milvus server never sends them.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -96,6 +104,25 @@ def _errors(action: str) -> Iterator[None]:
         raise StoreError(f"Milvus {action} failed: {exc}") from exc
 
 
+class _LiteNoise(logging.Filter):
+    """Drops the two messages Milvus Lite's missing RPCs cause (see the module doc)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.name == "grpc._server":
+            error = record.exc_info[1] if record.exc_info else None
+            return not isinstance(error, NotImplementedError)
+        return not str(record.msg).startswith("failed to get mvccTs")
+
+
+_LITE_NOISE = _LiteNoise()
+_NOISY = ("grpc._server", "pymilvus.client.iterator.query_iterator")
+
+
+def is_lite(uri: str) -> bool:
+    """Whether ``uri`` names an embedded Milvus Lite file rather than a Milvus server."""
+    return "://" not in uri
+
+
 def _connect(params: MilvusParams) -> MilvusClient:
     try:
         from pymilvus import MilvusClient
@@ -103,6 +130,10 @@ def _connect(params: MilvusParams) -> MilvusClient:
         raise ConfigError(
             "the milvus vector backend needs pymilvus: pip install 'facegate[milvus]'"
         ) from exc
+    if is_lite(params.uri):
+        for name in _NOISY:
+            if _LITE_NOISE not in logging.getLogger(name).filters:
+                logging.getLogger(name).addFilter(_LITE_NOISE)
     kwargs: dict[str, Any] = {"uri": params.uri}
     if params.token:
         kwargs["token"] = params.token
