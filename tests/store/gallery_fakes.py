@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -17,6 +18,9 @@ from facegate.config import ImageLimits
 from facegate.imageio import ImageSource, decode
 from facegate.pipeline.calibration import Calibration
 from facegate.types import BBox, DetectResult, Embedding, Face, FloatArray, ImageArray
+
+if TYPE_CHECKING:
+    from facegate.gallery.service import Gallery
 
 PACK = "fake-v1"
 CALIBRATION = Calibration(
@@ -71,6 +75,20 @@ class FakeEngine:
             box = BBox(10.0 + 200 * i, 10.0, 10.0 + 200 * i + size, 10.0 + size)
             out.append(Face(box=box, score=1.0, embedding=emb))
         return DetectResult(px.shape[1], px.shape[0], out)
+
+
+def who(gallery: Gallery, person: int, purpose: str = "door") -> str | None:
+    """The subject id ``gallery`` finds for a new photo of ``person``, or None (unknown)."""
+    face = gallery.identify(face_image(person, 9), purpose).faces[0]
+    return face.match.subject.id if face.match else None
+
+
+def enrol_person(gallery: Gallery, person: int, purpose: str = "door") -> str:
+    """A consented subject ``person N`` with two photos of ``person``; its id."""
+    subject = gallery.create_subject(f"person {person}")
+    gallery.grant_consent(subject.id, purpose, "form")
+    gallery.enroll(subject.id, [face_image(person, 0), face_image(person, 1)], purpose)
+    return subject.id
 
 
 def bulk_enroll(data: Path, subjects: int) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from gallery_fakes import FakeEngine, face_image
+from gallery_fakes import FakeEngine, enrol_person, who
 from sqlalchemy import event
 
 from facegate.gallery.service import Gallery
@@ -26,43 +26,31 @@ def pair(tmp_path: Path) -> Iterator[tuple[Gallery, Gallery]]:
             yield server, cli
 
 
-def _who(gallery: Gallery, person: int) -> str | None:
-    face = gallery.identify(face_image(person, 9), "door").faces[0]
-    return face.match.subject.id if face.match else None
-
-
-def _enrol(gallery: Gallery, person: int) -> str:
-    subject = gallery.create_subject(f"person {person}")
-    gallery.grant_consent(subject.id, "door", "form")
-    gallery.enroll(subject.id, [face_image(person, 0), face_image(person, 1)], "door")
-    return subject.id
-
-
 def test_enrol_revoke_and_erase_elsewhere_reach_this_index(pair: tuple[Gallery, Gallery]) -> None:
     server, cli = pair
-    assert _who(server, 1) is None
-    ann, bob = _enrol(cli, 1), _enrol(cli, 2)
-    assert _who(server, 1) == ann and _who(server, 2) == bob
+    assert who(server, 1) is None
+    ann, bob = enrol_person(cli, 1), enrol_person(cli, 2)
+    assert who(server, 1) == ann and who(server, 2) == bob
     cli.revoke_consent(ann, "door")
-    assert _who(server, 1) is None
+    assert who(server, 1) is None
     cli.grant_consent(ann, "door", "asked again")
-    assert _who(server, 1) == ann
+    assert who(server, 1) == ann
     cli.erase(ann)
-    assert _who(server, 1) is None
+    assert who(server, 1) is None
     (template, *_) = cli.templates(bob)
     cli.erase_template(template.id)
-    assert _who(server, 2) == bob  # one template left
+    assert who(server, 2) == bob  # one template left
     cli.erase_template(cli.templates(bob)[0].id)
-    assert _who(server, 2) is None
+    assert who(server, 2) is None
 
 
 def test_purpose_changes_elsewhere_reach_this_index(pair: tuple[Gallery, Gallery]) -> None:
     server, cli = pair
-    ann = _enrol(cli, 3)
-    assert _who(server, 3) == ann
+    ann = enrol_person(cli, 3)
+    assert who(server, 3) == ann
     cli.erase_purpose("door")
     cli.add_purpose("door")
-    assert _who(server, 3) is None
+    assert who(server, 3) is None
     now = datetime.now(UTC)
     cli.define_purpose(Purpose("door", "", now, retention_days=30))
     assert server.store.get_purpose("door").retention_days == 30
@@ -73,19 +61,19 @@ def test_background_follow_applies_changes_without_a_search(
 ) -> None:
     server, cli = pair
     server.follow(0.05)
-    ann = _enrol(cli, 4)
+    ann = enrol_person(cli, 4)
     deadline = datetime.now(UTC).timestamp() + 20
     while getattr(server.index_stats().get("door"), "subjects", 0) == 0:
         assert datetime.now(UTC).timestamp() < deadline, "the follower never applied the feed"
         server._stop_following.wait(0.05)
     assert server._seen == server.store.latest_change()
-    assert _who(server, 4) == ann
+    assert who(server, 4) == ann
     server.stop_following()
 
 
 def test_nothing_changed_costs_one_query(pair: tuple[Gallery, Gallery]) -> None:
     server, cli = pair
-    _enrol(cli, 5)
+    enrol_person(cli, 5)
     assert server.sync() > 0
     statements: list[str] = []
 

@@ -5,23 +5,10 @@ from __future__ import annotations
 
 import pytest
 from contract_backend import Backend
-from gallery_fakes import face_image
+from gallery_fakes import enrol_person, who
 from sqlalchemy import text
 
-from facegate.gallery.service import Gallery
 from facegate.store import changes
-
-
-def _who(gallery: Gallery, person: int) -> str | None:
-    face = gallery.identify(face_image(person, 9), "door").faces[0]
-    return face.match.subject.id if face.match else None
-
-
-def _enrol(gallery: Gallery, person: int) -> str:
-    subject = gallery.create_subject(f"person {person}")
-    gallery.grant_consent(subject.id, "door", "form")
-    gallery.enroll(subject.id, [face_image(person, 0), face_image(person, 1)], "door")
-    return subject.id
 
 
 def _feed(backend: Backend) -> tuple[int, int, int]:
@@ -44,20 +31,20 @@ def test_feed_is_pruned_and_a_gallery_behind_it_misses_nothing(
     with backend.gallery() as server, backend.gallery() as cli:
         server.add_purpose("door")
         server.load_indexes()
-        ann = _enrol(cli, 1)
-        assert _who(server, 1) == ann  # in step: the server has applied the feed
+        ann = enrol_person(cli, 1)
+        assert who(server, 1) == ann  # in step: the server has applied the feed
         seen = server._seen
-        others = {person: _enrol(cli, person) for person in range(2, 9)}  # 14 changes
+        others = {person: enrol_person(cli, person) for person in range(2, 9)}  # 14 changes
         cli.revoke_consent(ann, "door")
         rows, low, high = _feed(backend)
         assert high == cli.store.latest_change() == seen + 15  # numbers keep growing
         assert rows <= changes.KEEP + changes.PRUNE_EVERY and low == high - rows + 1
         assert low > seen + 1  # the next change the server needs was pruned
-        assert _who(server, 1) is None  # the revocation counts
-        assert all(_who(server, p) == sid for p, sid in others.items())
+        assert who(server, 1) is None  # the revocation counts
+        assert all(who(server, p) == sid for p, sid in others.items())
         assert server._seen == high
         cli.erase(others[2])  # and it follows the feed change by change again
-        assert _who(server, 2) is None and _who(server, 3) == others[3]
+        assert who(server, 2) is None and who(server, 3) == others[3]
 
 
 def test_default_bounds_keep_more_than_a_poller_reads_at_once() -> None:

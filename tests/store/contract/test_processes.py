@@ -11,29 +11,24 @@ from pathlib import Path
 
 import pytest
 from contract_backend import Backend, run_worker, start_worker
-from gallery_fakes import face_image
+from gallery_fakes import who
 from sqlalchemy import text
 
 pytestmark = pytest.mark.slow
 
 
-def _who(gallery: object, person: int) -> str | None:
-    face = gallery.identify(face_image(person, 9), "door").faces[0]  # type: ignore[attr-defined]
-    return face.match.subject.id if face.match else None
-
-
 def test_revocation_and_erasure_elsewhere_count_by_the_next_search(backend: Backend) -> None:
     with backend.gallery() as gallery:
         gallery.add_purpose("door")
-        assert _who(gallery, 5) is None  # this process's index is loaded (and empty)
+        assert who(gallery, 5) is None  # this process's index is loaded (and empty)
         (ann,) = run_worker(backend, "enrol", "5", "1")
-        assert _who(gallery, 5) == ann
+        assert who(gallery, 5) == ann
         run_worker(backend, "revoke", ann)
-        assert _who(gallery, 5) is None
+        assert who(gallery, 5) is None
         gallery.grant_consent(ann, "door", "asked again")
-        assert _who(gallery, 5) == ann
+        assert who(gallery, 5) == ann
         run_worker(backend, "erase", ann)
-        assert _who(gallery, 5) is None
+        assert who(gallery, 5) is None
 
 
 def _start_together(backend: Backend, go: Path, *commands: tuple[str, ...]) -> list[list[str]]:
@@ -74,7 +69,7 @@ def test_two_writer_processes_at_once(backend: Backend, tmp_path: Path) -> None:
         assert len(gallery.subjects("door")) == 24
         for first, ids in ((100, a), (200, b)):
             for offset, subject_id in enumerate(ids):
-                assert _who(gallery, first + offset) == subject_id
+                assert who(gallery, first + offset) == subject_id
 
 
 def test_audit_appends_from_two_processes_form_one_chain(backend: Backend, tmp_path: Path) -> None:
@@ -142,5 +137,5 @@ def test_kill_9_during_enrolment_leaves_a_consistent_store(backend: Backend) -> 
     with backend.gallery() as gallery:
         assert gallery.audit.verify().ok
         for offset, subject_id in enumerate(done):
-            assert _who(gallery, 300 + offset) == subject_id
+            assert who(gallery, 300 + offset) == subject_id
         run_worker(backend, "enrol", "900", "1")  # the store takes writes again
