@@ -53,12 +53,19 @@ class EngineConfig(BaseModel):
         "reference.",
     )
     detector: Literal[
-        "hog", "cnn", "mtcnn", "libfacedetection", "blazeface-back", "blazeface-full"
+        "hog",
+        "cnn",
+        "mtcnn",
+        "libfacedetection",
+        "libfacedetection-onet",
+        "blazeface-back",
+        "blazeface-full",
     ] = Field(
         "hog",
         title="Face detector",
         description="dlib's HOG or CNN (MMOD) detector; 'mtcnn' (after 'facegate models install "
-        "mtcnn'), 'libfacedetection' (the 'libfacedetection' extra), 'blazeface-back' or "
+        "mtcnn'), 'libfacedetection' (the 'libfacedetection' extra), 'libfacedetection-onet' "
+        "(both), 'blazeface-back' or "
         "'blazeface-full' (after 'facegate models install blazeface'). See docs/BENCHMARKS.md.",
     )
     upsample: int = Field(

@@ -22,6 +22,7 @@ class DetectorName(StrEnum):
     cnn = "cnn"
     mtcnn = "mtcnn"
     libfacedetection = "libfacedetection"
+    libfacedetection_onet = "libfacedetection-onet"
     blazeface_back = "blazeface-back"
     blazeface_full = "blazeface-full"
 
@@ -41,7 +42,8 @@ DetectorOpt = Annotated[
     DetectorName | None,
     typer.Option(
         "--detector",
-        help="hog, cnn, mtcnn, libfacedetection, blazeface-back or blazeface-full ('facegate "
+        help="hog, cnn, mtcnn, libfacedetection, libfacedetection-onet, blazeface-back or "
+        "blazeface-full ('facegate "
         "models detectors' lists those installed; docs/BENCHMARKS.md compares them).",
         show_default=from_settings("FACEGATE_ENGINE__DETECTOR", EngineConfig, "detector"),
     ),

