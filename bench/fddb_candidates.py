@@ -2,7 +2,8 @@
 
 For every FDDB image of the folds asked for, libfacedetection (threshold 0: every box its own
 internal threshold lets through, with its five keypoints) runs on the image (scale 1) and on a
-copy enlarged 2x (scale 2, faces half the size); each candidate box is then scored on its crop
+copy enlarged 2x (scale 2, faces half the size) and on the mirrored image (scale 3, boxes
+mapped back); each candidate box is then scored on its crop
 by MTCNN's R-Net (24x24) and O-Net (48x48, also its box regression and 5 points), the square
 crop around the box as MTCNN crops its own boxes. One ``.npz`` per fold under
 ``bench/.cache/fddb_candidates/`` holds the rows; ``bench/fddb_cascade.py`` scores rules on it.
@@ -41,9 +42,16 @@ def candidates(
     """``(n, COLUMNS - 1)`` rows for one image (every column but the image index)."""
     out = []
     for scale, finder in finders.items():
-        rows, points = finder.detect_rows(image)
+        flipped = scale == 3
+        rows, points = finder.detect_rows(image[:, ::-1] if flipped else image)
         if not len(rows):
             continue
+        if flipped:  # back to the image's own coordinates (boxes and points mirrored)
+            width = image.shape[1]
+            rows[:, [0, 2]] = width - rows[:, [2, 0]]
+            if points is not None:
+                points[:, :, 0] = width - points[:, :, 0]
+                points = points[:, [1, 0, 2, 4, 3]]
         if points is None:
             points = np.full((len(rows), 5, 2), np.nan)
         scored = scorer.score(image, rows[:, :4])
@@ -73,6 +81,7 @@ def main() -> None:
     finders = {
         1: LibfacedetectionDetector(0.0, upsample=0, threads=1),
         2: LibfacedetectionDetector(0.0, upsample=1, max_side=1280, threads=1),
+        3: LibfacedetectionDetector(0.0, upsample=0, threads=1),  # on the mirrored image
     }
     scorer = OnetScorer(args.home)
     for fold in parse_folds(args.folds):

@@ -26,8 +26,7 @@ import numpy as np
 from facegate.eval import metrics as m
 from facegate.eval.datasets import FddbImage, read_fddb
 from facegate.models.mtcnn import _square, nms
-from facegate.pipeline.box_adapt import BoxAffine, fit_box_affine, pair_boxes
-from facegate.types import BBox
+from facegate.pipeline.box_adapt import BoxAffine, fit_box_affine, iou_matrix, pair_boxes
 
 REPO = Path(__file__).resolve().parents[1]
 FDDB = REPO.parent / "shared" / "data" / "fddb"
@@ -45,6 +44,10 @@ class Rule:
     nms: float = 1.0  # 1.0: no suppression across scales
     box: str = "libfd"  # or "onet"
     affine: tuple[float, float, float, float] | None = None
+    onet_power: float = 0.0  # score *= O-Net ** p (after the weighted sum)
+    min_width: float = 0.0  # boxes narrower than this many pixels are dropped
+    vote: float = 0.0  # > 0: a kept box's score is the mean over passes of each pass's best
+    # fused score among its boxes overlapping it by at least this IoU (0 for a pass with none)
 
 
 class Data:
@@ -75,20 +78,37 @@ class Data:
             b = BoxAffine(*affine).apply_array(b)
         return b
 
-    def overlaps(self, box: str, affine: tuple[float, ...] | None) -> list[np.ndarray]:
-        key = (box, affine)
-        if key not in self._overlaps:
-            out = []
-            for k, im in enumerate(self.images):
-                rows = self.boxes(k, box, affine)
-                ov = np.zeros((len(rows), len(im.ellipses)))
-                for d, row in enumerate(rows):
-                    bb = BBox(*map(float, row))
-                    for f, e in enumerate(im.ellipses):
-                        ov[d, f] = m.ellipse_box_overlap(e, bb)
-                out.append(ov)
-            self._overlaps[key] = out
-        return self._overlaps[key]
+    def overlaps(self, box: str, affine: tuple[float, ...] | None) -> dict[int, np.ndarray]:
+        """Per image (filled on first use): candidates x ellipses overlaps."""
+        return self._overlaps.setdefault((box, affine), {})
+
+    def overlap(self, k: int, box: str, affine: tuple[float, ...] | None) -> np.ndarray:
+        cache = self.overlaps(box, affine)
+        if k not in cache:
+            cache[k] = overlap_rows(self.boxes(k, box, affine), self.images[k].ellipses)
+        return cache[k]
+
+
+def overlap_rows(rows: np.ndarray, ellipses: tuple[m.Ellipse, ...], n: int = 64) -> np.ndarray:
+    """:func:`facegate.eval.metrics.ellipse_box_overlap` for every box at once (same grid)."""
+    out = np.zeros((len(rows), len(ellipses)))
+    if not len(rows):
+        return out
+    steps = (np.arange(n) + 0.5) / n
+    w = np.maximum(rows[:, 2] - rows[:, 0], 0.0)
+    h = np.maximum(rows[:, 3] - rows[:, 1], 0.0)
+    xs = rows[:, 0:1] + steps[None, :] * w[:, None]
+    ys = rows[:, 1:2] + steps[None, :] * h[:, None]
+    area = w * h
+    for f, e in enumerate(ellipses):
+        c, s = np.cos(e.angle), np.sin(e.angle)
+        dx, dy = xs[:, None, :] - e.cx, ys[:, :, None] - e.cy
+        u = (dx * c + dy * s) / e.major_radius
+        v = (-dx * s + dy * c) / e.minor_radius
+        inter = (u * u + v * v <= 1.0).mean(axis=(1, 2)) * area
+        union = area + e.area - inter
+        out[:, f] = np.where((area > 0) & (union > 0), inter / np.maximum(union, 1e-12), 0.0)
+    return out
 
 
 def selected(data: Data, k: int, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
@@ -96,21 +116,34 @@ def selected(data: Data, k: int, rule: Rule) -> tuple[np.ndarray, np.ndarray]:
     r = data.rows[k]
     if not len(r):
         return np.zeros(0, np.int64), np.zeros(0)
-    use = np.flatnonzero(np.isin(r[:, 1], rule.scales))
+    use = np.flatnonzero(np.isin(r[:, 1], rule.scales) & (r[:, 4] - r[:, 2] >= rule.min_width))
     score = (1 - rule.onet_weight) * r[use, 6] + rule.onet_weight * r[use, 8]
     score = (score + rule.rnet_weight * r[use, 7]) / (1 + rule.rnet_weight)
+    if rule.onet_power:
+        score = score * np.maximum(r[use, 8], 1e-6) ** rule.onet_power
+    if rule.vote > 0 and len(use):
+        score = voted(data.boxes(k, "libfd", None)[use], r[use, 1], score, rule)
     if rule.nms < 1.0 and len(use):
         keep = nms(data.boxes(k, rule.box, None)[use], score, rule.nms)
         use, score = use[keep], score[keep]
     return use, score
 
 
+def voted(boxes: np.ndarray, passes: np.ndarray, score: np.ndarray, rule: Rule) -> np.ndarray:
+    iou = iou_matrix(boxes, boxes)
+    out = np.zeros(len(boxes))
+    for p in rule.scales:
+        mine = passes == p
+        near = (iou >= rule.vote) & mine[None, :]
+        out += np.where(near, score[None, :], 0.0).max(axis=1)
+    return out / len(rule.scales)
+
+
 def evaluate(data: Data, rule: Rule, images: list[int]) -> dict[str, Any]:
-    ov_all = data.overlaps(rule.box, rule.affine)
     incs, scores, picks = [], [], []
     for k in images:
         use, score = selected(data, k, rule)
-        ov = ov_all[k][use]
+        ov = data.overlap(k, rule.box, rule.affine)[use]
         inc = m.match_detections(data.images[k].ellipses, [None] * len(use), score, overlaps=ov)
         incs.append(inc)
         scores.append(score)
@@ -177,6 +210,9 @@ RULES = {
     "libfd-1x+2x": Rule(scales=(1, 2), nms=0.5),
     "libfd-1x-onet0.5": Rule(onet_weight=0.5),
     "libfd-1x+2x-onet0.5": Rule(scales=(1, 2), onet_weight=0.5, nms=0.5),
+    "libfd-1x+flip-vote": Rule(scales=(1, 3), nms=0.5, vote=0.5),
+    "libfd-1x+2x+flip-vote": Rule(scales=(1, 2, 3), nms=0.5, vote=0.5),
+    "libfd-1x+2x-vote": Rule(scales=(1, 2), nms=0.5, vote=0.5),
 }
 
 
@@ -193,13 +229,26 @@ def main() -> None:
     rules = dict(RULES)
     if args.search:
         grid = itertools.product(
-            [(1,), (1, 2)], [0.0, 0.3, 0.5, 0.7, 0.85, 1.0], [0.0, 0.5], [0.3, 0.4, 0.5], ["libfd"]
+            [(1,), (1, 2), (1, 3), (1, 2, 3)],
+            [0.0, 0.2, 0.4],
+            [0.0, 0.1, 0.2, 0.35, 0.5],
+            [0.0, 10.0, 12.0, 14.0],
+            [0.3, 0.5],
+            [0.0, 0.5],
         )
         found = []
-        for scales, w, r, t, box in grid:
-            rule = Rule(scales, w, r, t if len(scales) > 1 else 1.0, box)
+        for scales, w, power, width, t, vote in grid:
+            if vote and len(scales) == 1:
+                continue
+            rule = Rule(
+                scales, w, 0.0, t if len(scales) > 1 else 1.0, onet_power=power,
+                min_width=width, vote=vote,
+            )  # fmt: skip
             found.append((evaluate(data, rule, fit)["rate_at_0.1_fppi"], rule))
         found.sort(key=lambda x: -x[0])
+        for scales in [(1,), (1, 2), (1, 3), (1, 2, 3)]:
+            best = next(x for x in found if x[1].scales == scales)
+            print(f"best with passes {scales}: folds 1-2 raw {best[0]:.4f} {best[1]}")
         for rate, rule in found[:5]:
             print(f"folds 1-2 raw {rate:.4f} {rule}", flush=True)
         for i, (_, rule) in enumerate(found[:3]):

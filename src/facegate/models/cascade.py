@@ -60,19 +60,20 @@ class OnetScorer:
             self.load()
         return [np.asarray(o) for o in self._sessions[net].run(None, {"image": batch})]
 
-    def score(self, image: ImageArray, boxes: Rows) -> CropScores:
-        """Scores for ``(n, 4)`` boxes ``x1, y1, x2, y2`` in pixels of the RGB ``image``."""
+    def score(self, image: ImageArray, boxes: Rows, rnet: bool = True) -> CropScores:
+        """Scores for ``(n, 4)`` boxes ``x1, y1, x2, y2`` in pixels of the RGB ``image``
+        (R-Net's left at 0 unless ``rnet``)."""
         n = len(boxes)
         out = CropScores(np.zeros(n), np.zeros(n), np.zeros((n, 4)), np.full((n, 5, 2), np.nan))
         if n == 0:
             return out
         pixels = image.astype(np.float32)
         squares = _square(np.asarray(boxes, dtype=np.float64)[:, :4])
-        small, valid = _crops(pixels, squares, 24)
+        large, valid = _crops(pixels, squares, 48)
         if not valid.any():
             return out
-        out.rnet[valid] = self._net("rnet", small)[1][:, 1]
-        large, _ = _crops(pixels, squares, 48)
+        if rnet:
+            out.rnet[valid] = self._net("rnet", _crops(pixels, squares, 24)[0])[1][:, 1]
         reg, points, prob = self._net("onet", large)
         out.onet[valid] = prob[:, 1]
         out.regression[valid] = reg
@@ -86,20 +87,41 @@ class OnetScorer:
 
 @dataclass(frozen=True, slots=True)
 class CascadeConfig:
-    """How proposals become faces (fitted on FDDB folds 1-2 by ``bench/fddb_cascade.py``).
+    """How proposals become faces. The defaults are the rule chosen on FDDB folds 1-2 by
+    ``bench/fddb_cascade.py --search`` (best rate at 0.1 false positives per image there, under
+    FDDB's raw rule, box/ellipse overlap >= 0.5); docs/DETECTORS.md gives its rates.
 
-    ``score = ((1 - onet_weight) * libfacedetection + onet_weight * O-Net + rnet_weight * R-Net)
-    / (1 + rnet_weight)``; proposals of the passes overlapping a better-scored one by more than
-    ``nms`` (IoU) are dropped; faces scored below ``threshold`` are dropped; ``framing`` maps
-    each kept box to the framing of FDDB's head ellipses (None keeps libfacedetection's box).
+    libfacedetection runs on the image and, with ``mirror``, on its mirror image too (boxes
+    mapped back); proposals narrower than ``min_width`` pixels are dropped. Each is scored
+    ``((1 - onet_weight) * libfacedetection + onet_weight * O-Net + rnet_weight * R-Net)
+    / (1 + rnet_weight) * O-Net ** onet_power``; a proposal overlapping a better-scored one by
+    more than ``nms`` (IoU) is dropped (the two passes find most faces twice); faces scored
+    below ``threshold`` are dropped; ``framing`` maps each kept box to the framing of FDDB's
+    head ellipses (None keeps libfacedetection's box).
     """
 
-    onet_weight: float = 0.5
+    onet_weight: float = 0.2
     rnet_weight: float = 0.0
-    nms: float = 0.5
-    threshold: float = 0.5
-    framing: tuple[float, float, float, float] | None = None  # dx, dy, sx, sy
-    second_pass_max_side: int = 1280  # the 2x pass works on a copy at most this long
+    onet_power: float = 0.1
+    nms: float = 0.3
+    threshold: float = 0.5875  # 0.1 false positives per image on FDDB folds 1-2
+    min_width: float = 12.0
+    mirror: bool = True
+    framing: tuple[float, float, float, float] | None = (0.0008, -0.0811, 1.0616, 1.1961)
+    enlarged_passes: int = 0  # also on copies 2x, 4x, ... larger (for faces under 20 px)
+    enlarged_max_side: int = 1280  # an enlarged copy is at most this long
+
+
+def _unmirror(rows: Rows, points: Rows | None, width: int) -> tuple[Rows, Rows | None]:
+    """Boxes and keypoints found on the mirror image, in the image's own pixels (the two eyes
+    and the two mouth corners swap places, so the keypoints keep the ArcFace order)."""
+    rows = rows.copy()
+    rows[:, [0, 2]] = width - rows[:, [2, 0]]
+    if points is None:
+        return rows, None
+    points = points[:, [1, 0, 2, 4, 3]].copy()
+    points[:, :, 0] = width - points[:, :, 0]
+    return rows, points
 
 
 def reframe(boxes: Rows, affine: tuple[float, float, float, float]) -> Rows:
@@ -113,9 +135,11 @@ def reframe(boxes: Rows, affine: tuple[float, float, float, float]) -> Rows:
 
 
 class CascadeDetector:
-    """libfacedetection proposes (on the image, and for small faces on a 2x copy: ``upsample``
-    extra passes, each twice the previous size), R-Net and O-Net re-score each proposal's crop,
-    the fused score ranks them. Keypoints are libfacedetection's own five (ArcFace order)."""
+    """libfacedetection proposes (on the image, its mirror image and, where configured, on
+    enlarged copies), R-Net and O-Net re-score each proposal's crop, the fused score ranks
+    them. Keypoints are libfacedetection's own five (ArcFace order). It has no ``upsample``:
+    the passes are fixed by its :class:`CascadeConfig`, so the engine's upsampling does not
+    change it (only its ``detect_max_side`` copy)."""
 
     name = "libfacedetection-onet"
     keypoint_layout = "arcface5"
@@ -125,7 +149,6 @@ class CascadeDetector:
         self,
         home: Path,
         config: CascadeConfig | None = None,
-        upsample: int = 1,
         threads: int | None = 1,
         threshold: float | None = None,
         scorer: OnetScorer | None = None,
@@ -134,7 +157,6 @@ class CascadeDetector:
         self.config = config or CascadeConfig()
         if threshold is not None:
             self.config = dataclasses.replace(self.config, threshold=threshold)
-        self.upsample = upsample
         self.threads = threads
         self.scorer = scorer or OnetScorer(home)
         self._finder = finder or LibfacedetectionDetector(0.0, threads=threads)
@@ -145,18 +167,18 @@ class CascadeDetector:
 
     def _passes(self, height: int, width: int) -> list[LibfacedetectionDetector]:
         """One finder per pass: the image (libfacedetection caps it at 960 px a side), then
-        copies 2, 4, ... times larger, each capped at ``second_pass_max_side`` and run only
+        copies 2, 4, ... times larger, each capped at ``enlarged_max_side`` and run only
         while it is at least 1.5x the previous pass (so images longer than about 850 px get
         one pass)."""
         out = [self._finder]
         longer = max(height, width)
         first = min(1.0, DEFAULT_MAX_SIDE / longer)
-        for step in range(1, self.upsample + 1):
-            scale = min(2.0**step, self.config.second_pass_max_side / longer)
+        for step in range(1, self.config.enlarged_passes + 1):
+            scale = min(2.0**step, self.config.enlarged_max_side / longer)
             if scale < first * 1.5 * 2 ** (step - 1):
                 break
             finder = copy.copy(self._finder)
-            finder.upsample, finder.max_side = step, self.config.second_pass_max_side
+            finder.upsample, finder.max_side = step, self.config.enlarged_max_side
             out.append(finder)
         return out
 
@@ -168,12 +190,22 @@ class CascadeDetector:
             found, pts = finder.detect_rows(image)
             rows.append(found)
             points.append(np.full((len(found), 5, 2), np.nan) if pts is None else pts)
-        return np.concatenate(rows), np.concatenate(points)
+        if self.config.mirror:
+            found, pts = self._finder.detect_rows(image[:, ::-1])
+            found, pts = _unmirror(found, pts, image.shape[1])
+            rows.append(found)
+            points.append(np.full((len(found), 5, 2), np.nan) if pts is None else pts)
+        out, marks = np.concatenate(rows), np.concatenate(points)
+        wide = out[:, 2] - out[:, 0] >= self.config.min_width
+        return out[wide], marks[wide]
 
     def fused(self, rows: Rows, scores: CropScores) -> Rows:
         c = self.config
         total = (1 - c.onet_weight) * rows[:, 4] + c.onet_weight * scores.onet
-        return np.asarray((total + c.rnet_weight * scores.rnet) / (1 + c.rnet_weight))
+        total = (total + c.rnet_weight * scores.rnet) / (1 + c.rnet_weight)
+        if c.onet_power:
+            total = total * np.maximum(scores.onet, 1e-6) ** c.onet_power
+        return np.asarray(total)
 
     def detect_keypoints(self, image: ImageArray) -> list[Detection]:
         if image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -181,7 +213,8 @@ class CascadeDetector:
         rows, points = self.proposals(image)
         if not len(rows):
             return []
-        score = self.fused(rows, self.scorer.score(image, rows[:, :4]))
+        crops = self.scorer.score(image, rows[:, :4], rnet=self.config.rnet_weight > 0)
+        score = self.fused(rows, crops)
         keep = (
             nms(rows[:, :4], score, self.config.nms)
             if self.config.nms < 1

