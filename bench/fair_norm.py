@@ -22,6 +22,7 @@ import argparse
 import functools
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -128,6 +129,39 @@ def lfw_measure(
     return out
 
 
+def vectors_from_files(files: list[Path], wanted: list[Path]) -> dict[Path, np.ndarray]:
+    """Embeddings of detected faces from ``.npz`` files (``paths``, ``vectors``, ``detected``),
+    as ``bench/arcface_variants.py`` writes them."""
+    table: dict[Path, np.ndarray] = {}
+    for file in files:
+        with np.load(file, allow_pickle=False) as z:
+            rows = zip(z["paths"].tolist(), z["vectors"], z["detected"], strict=True)
+            table.update({Path(p): v for p, v, d in rows if d})
+    return {p: table[p] for p in wanted if p in table}
+
+
+def extract(
+    args: argparse.Namespace,
+    config: EngineConfig,
+    pack_id: str,
+    utk: list[Path],
+    lfw: list[Path],
+) -> dict[Path, np.ndarray]:
+    """Embeddings of the detected faces (the face nearest the centre), through the cache."""
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    with EmbeddingCache(args.cache) as cache:
+        extractor = Extractor(
+            functools.partial(FaceEngine, config, ImageLimits(), home=args.home),
+            pack_id=pack_id,
+            variant=f"{config.detector}-up{config.upsample}-onnx",
+            cache=cache,
+            workers=args.workers,
+        )
+        utk_emb = embed_images(utk, extractor, "centre")
+        lfw_emb = embed_images(lfw, extractor, "centre")
+    return {p: v for p, v in {**utk_emb.detected, **lfw_emb.detected}.items() if v is not None}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--pack", default="dlib")
@@ -141,6 +175,13 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=REPO / "bench/.cache/fair_norm.sqlite")
     ap.add_argument("--out", type=Path, default=None)
+    ap.add_argument(
+        "--vectors",
+        type=Path,
+        action="append",
+        help="embeddings from these files (bench/arcface_variants.py writes them) instead of "
+        "the engine (HOG, --pack's alignment); give the UTKFace and the LFW file",
+    )
     args = ap.parse_args()
     lo, _, hi = args.folds.partition("-")
     keep = set(range(int(lo) - 1, int(hi or lo)))
@@ -153,20 +194,13 @@ def main() -> None:
     pairs = [p for p in read_lfw_pairs(args.lfw / "pairs.txt", args.lfw) if p.fold in keep]
     utk, _ = read_utkface(args.utkface)
     start, load0 = time.perf_counter(), os.getloadavg()
-    args.cache.parent.mkdir(parents=True, exist_ok=True)
-    with EmbeddingCache(args.cache) as cache:
-        extractor = Extractor(
-            functools.partial(FaceEngine, config, ImageLimits(), home=args.home),
-            pack_id=engine.pack_id,
-            variant=f"{config.detector}-up{config.upsample}-onnx",
-            cache=cache,
-            workers=args.workers,
-        )
-        utk_emb = embed_images([f.path for f in utk], extractor, "centre")
-        lfw_emb = embed_images([p for pair in pairs for p in (pair.a, pair.b)], extractor, "centre")
-    vec = {p: v for p, v in {**utk_emb.detected, **lfw_emb.detected}.items() if v is not None}
+    lfw_paths = sorted({p for pair in pairs for p in (pair.a, pair.b)})
+    if args.vectors is not None:
+        vec = vectors_from_files(args.vectors, [f.path for f in utk] + lfw_paths)
+    else:
+        vec = extract(args, config, engine.pack_id, [f.path for f in utk], lfw_paths)
     first: dict[str, np.ndarray] = {}
-    for path in sorted(lfw_emb.detected):
+    for path in lfw_paths:
         if path in vec:
             first.setdefault(path.parent.name, vec[path])
     lfw_fit = np.stack(list(first.values()))
@@ -184,8 +218,8 @@ def main() -> None:
         "lfw_fit_people": len(lfw_fit),
         "seconds": round(time.perf_counter() - start, 1),
         "machine": {"cores": os.cpu_count(), "load_average": [load0, os.getloadavg()]},
-        "command": f"bench/fair_norm.py --pack {args.pack} --folds {args.folds} --k {args.k} "
-        f"--fit-ages {args.fit_ages}",
+        "embeddings": [str(v) for v in args.vectors] if args.vectors else "engine",
+        "command": " ".join(["bench/fair_norm.py", *sys.argv[1:]]),
     }
     out = args.out or REPO / "bench" / "results" / f"fair_norm-{args.pack}.json"
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -98,3 +98,49 @@ def test_boxes_stay_inside_the_image(mtcnn_home: Path, examples: Path) -> None:
     crop = np.ascontiguousarray(image[40:300, 200:450])  # face cut by the frame
     for box, _ in MtcnnDetector(mtcnn_home).detect(crop):
         assert 0 <= box.x1 < box.x2 <= crop.shape[1] and 0 <= box.y1 < box.y2 <= crop.shape[0]
+
+
+def test_crops_of_boxes_cut_by_the_border_keep_the_box_shape() -> None:
+    from facegate.models.mtcnn import _crops
+
+    image = np.arange(20 * 30 * 3, dtype=np.float32).reshape(20, 30, 3)
+    inside = np.array([[5.0, 4.0, 14.0, 13.0]])  # 10x10 inside: both rules agree
+    padded, _ = _crops(image, inside, 10, pad=True)
+    stretched, _ = _crops(image, inside, 10, pad=False)
+    assert np.array_equal(padded, stretched)
+    assert np.array_equal(padded[0].transpose(1, 2, 0), image[3:13, 4:14])
+    # a 10x10 box reaching 4 px past the left edge (x from -3): 4 black columns, then pixels
+    cut = np.array([[-3.0, 4.0, 6.0, 13.0]])
+    padded, valid = _crops(image, cut, 10, pad=True)
+    assert valid.tolist() == [True]
+    chip = padded[0].transpose(1, 2, 0)
+    assert np.all(chip[:, :4] == 0)
+    assert np.array_equal(chip[:, 4:], image[3:13, 0:6])
+    stretched, _ = _crops(image, cut, 10, pad=False)
+    assert not np.array_equal(stretched, padded)
+
+
+@pytest.mark.parametrize("pad", [True, False])
+def test_five_points_on_a_tight_crop(mtcnn_home: Path, examples: Path, pad: bool) -> None:
+    """A face cut by the frame: padded crops keep its five points where the whole photo puts
+    them; stretched ones (facenet-pytorch) spread them outwards."""
+    image = decode(examples / "obama.jpg")
+    full = MtcnnDetector(mtcnn_home).detect_keypoints(image)
+    face = max(full, key=lambda f: f.box.area)
+    assert face.keypoints is not None
+    ref = face.keypoints.points
+    b = face.box  # crop to the inner 90% of the box: every side of the face is cut
+    x1, y1 = int(b.x1 + 0.05 * b.width), int(b.y1 + 0.05 * b.height)
+    x2, y2 = int(b.x2 - 0.05 * b.width), int(b.y2 - 0.05 * b.height)
+    crop = np.ascontiguousarray(image[y1:y2, x1:x2])
+    found = MtcnnDetector(mtcnn_home, MtcnnConfig(pad_crops=pad)).detect_keypoints(crop)
+    assert found
+    best = max(found, key=lambda f: f.box.area)
+    assert best.keypoints is not None
+    pts = best.keypoints.points + (x1, y1)
+    eyes = float(np.linalg.norm(ref[1] - ref[0]))
+    error = float(np.abs(pts - ref).max()) / eyes
+    if pad:  # measured: 0.05 of the eye distance
+        assert error < 0.1
+    else:  # measured: 0.35
+        assert error > 0.2

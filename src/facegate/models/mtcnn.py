@@ -36,11 +36,21 @@ Boxes = npt.NDArray[np.float64]
 
 @dataclass(frozen=True, slots=True)
 class MtcnnConfig:
-    """The cascade's settings (facenet-pytorch's defaults)."""
+    """The cascade's settings (facenet-pytorch's defaults, but for ``pad_crops``).
+
+    ``pad_crops``: a box that reaches outside the image is cropped the way the original MTCNN
+    does it (Zhang et al.'s code, and the ``align/detect_face.py`` most ports copy): the part
+    outside is black and the crop keeps the box's shape, so R-Net and O-Net see the face where
+    the box puts it. facenet-pytorch (``False``) stretches the part inside the image to the
+    net's input instead, while O-Net's five points are still mapped back over the whole box, so
+    on a face cut by the image border (a tight crop) the points come out spread outwards.
+    Both give the same result for every box inside the image.
+    """
 
     min_face_size: int = 20
     thresholds: tuple[float, float, float] = (0.6, 0.7, 0.7)
     factor: float = 0.709
+    pad_crops: bool = True
 
 
 def nms(boxes: Boxes, scores: npt.NDArray[Any], threshold: float, mode: str = "union") -> Boxes:
@@ -101,8 +111,12 @@ def _regress(boxes: Boxes, reg: npt.NDArray[Any]) -> Boxes:
     return out
 
 
-def _crops(image: FloatArray, boxes: Boxes, size: int) -> tuple[FloatArray, npt.NDArray[Any]]:
-    """Crops of ``boxes`` (clipped as facenet-pytorch's ``pad`` does), NCHW at ``size``."""
+def _crops(
+    image: FloatArray, boxes: Boxes, size: int, pad: bool = True
+) -> tuple[FloatArray, npt.NDArray[Any]]:
+    """Crops of ``boxes``, NCHW at ``size``: clipped to the image as facenet-pytorch's ``pad``
+    does, then (``pad``) put back in a black crop of the whole box (the original MTCNN's
+    ``pad``), or else stretched as they are (facenet-pytorch); see :class:`MtcnnConfig`."""
     height, width = image.shape[:2]
     ints = np.trunc(boxes[:, :4]).astype(np.int64)
     x = np.maximum(ints[:, 0], 1)
@@ -113,6 +127,13 @@ def _crops(image: FloatArray, boxes: Boxes, size: int) -> tuple[FloatArray, npt.
     out = np.zeros((int(valid.sum()), 3, size, size), dtype=np.float32)
     for row, k in enumerate(np.flatnonzero(valid)):
         patch = image[y[k] - 1 : ey[k], x[k] - 1 : ex[k]]
+        clipped = (x[k], y[k], ex[k], ey[k]) != tuple(ints[k])
+        if pad and clipped:
+            whole = np.zeros((ints[k, 3] - ints[k, 1] + 1, ints[k, 2] - ints[k, 0] + 1, 3),
+                             np.float32)  # fmt: skip
+            top, left = y[k] - ints[k, 1], x[k] - ints[k, 0]
+            whole[top : top + patch.shape[0], left : left + patch.shape[1]] = patch
+            patch = whole
         out[row] = cv2.resize(patch, (size, size), interpolation=cv2.INTER_AREA).transpose(2, 0, 1)
     return out, valid
 
@@ -177,7 +198,7 @@ class MtcnnDetector:
         return _square(np.concatenate([moved, boxes[:, 4:5]], axis=1))
 
     def _refine(self, image: FloatArray, boxes: Boxes) -> Boxes:
-        crops, valid = _crops(image, boxes, 24)
+        crops, valid = _crops(image, boxes, 24, self.config.pad_crops)
         boxes = boxes[valid]
         if len(boxes) == 0:
             return boxes
@@ -188,7 +209,7 @@ class MtcnnDetector:
         return _square(_regress(boxes[pick], reg[keep][pick]))
 
     def _output(self, image: FloatArray, boxes: Boxes) -> tuple[Boxes, Boxes]:
-        crops, valid = _crops(image, boxes, 48)
+        crops, valid = _crops(image, boxes, 48, self.config.pad_crops)
         boxes = boxes[valid]
         if len(boxes) == 0:
             return boxes, np.zeros((0, 5, 2))
