@@ -113,11 +113,30 @@ def utk_variant(
     return out
 
 
+def utk_halves(count: int) -> list[np.ndarray]:
+    """Two file-disjoint halves of UTKFace's files (a fixed permutation)."""
+    order = np.random.default_rng(0).permutation(count)
+    halves = [np.zeros(count, bool), np.zeros(count, bool)]
+    halves[0][order[0::2]], halves[1][order[1::2]] = True, True
+    return halves
+
+
+def write_half(root: Path, folder: Path, half: int) -> int:
+    """Links to one half's adult files, for ``facegate models calibrate --impostors``."""
+    faces, _ = read_utkface(root)
+    folder.mkdir(parents=True, exist_ok=True)
+    chosen = utk_halves(len(faces))[half]
+    count = 0
+    for face, keep in zip(faces, chosen, strict=True):
+        if keep and 20 <= face.age <= 59:
+            (folder / face.path.name).symlink_to(face.path.resolve())
+            count += 1
+    return count
+
+
 def deployment(vec: np.ndarray, races: np.ndarray, adult: np.ndarray) -> list[dict[str, Any]]:
     """Fit on one half's adults (``facegate models calibrate``'s fit), measure on the other's."""
-    order = np.random.default_rng(0).permutation(len(vec))
-    halves = [np.zeros(len(vec), bool), np.zeros(len(vec), bool)]
-    halves[0][order[0::2]], halves[1][order[1::2]] = True, True
+    halves = utk_halves(len(vec))
     runs = []
     for fit, test in ((0, 1), (1, 0)):
         fit_rows = halves[fit] & adult
@@ -238,6 +257,7 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     )
     name = "lfw" if everything else f"lfw-folds{args.lfw_folds}"
     out: dict[str, Any] = {"images": len(paths), "pairs": len(pairs), "folds": args.lfw_folds}
+    kept: dict[tuple[str, str], Embedded] = {}
     for source in args.sources:
         pts = detect_points(
             "lfw", [Path(p) for p in paths], source, "centre", args.home, cache, args.workers
@@ -254,8 +274,21 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
                 out[key] = {"verify": lfw_pairs_result(pairs, vec)}
                 if everything:
                     out[key]["identify"] = open_set_result(identities, vec)
-                if flip and args.calibrate and everything:
+                if args.calibrate and everything:
                     out[key]["calibration"] = calibration_sample(args.lfw_root, vec, det)
+            kept[(source, border)] = emb
+    for border in args.borders:  # fusion: the mean of the two alignments' embeddings
+        if ("mtcnn", border) in kept and ("hog68", border) in kept:
+            for flip in (False, True):
+                fused = kept[("mtcnn", border)].vectors(flip) + kept[("hog68", border)].vectors(
+                    flip
+                )
+                fused /= np.maximum(np.linalg.norm(fused, axis=1, keepdims=True), 1e-12)
+                vec = dict(zip(kept[("mtcnn", border)].paths, fused, strict=True))
+                key = f"fused-mtcnn-hog68|{border}|{'flip' if flip else 'plain'}"
+                out[key] = {"verify": lfw_pairs_result(pairs, vec)}
+                if everything:
+                    out[key]["identify"] = open_set_result(identities, vec)
     return out
 
 
@@ -269,10 +302,17 @@ def main() -> None:
     ap.add_argument("--lfw-folds", default="1-10", help="a subset to choose on, e.g. 1-2")
     ap.add_argument("--sources", default="mtcnn,mtcnn-stretch,mtcnn-imgpad,hog68")
     ap.add_argument("--borders", default=",".join(BORDERS))
-    ap.add_argument("--calibrate", action="store_true", help="LFW: calibrate the flipped variant")
+    ap.add_argument(
+        "--calibrate", action="store_true", help="LFW: each variant's calibration table"
+    )
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=REPO / "bench/.cache/arcface")
+    ap.add_argument("--out", type=Path, default=None, help="result file (one dataset)")
+    ap.add_argument("--write-half", type=Path, default=None, help="links to half 0's adults")
     args = ap.parse_args()
+    if args.write_half is not None:
+        print(write_half(args.utkface_root, args.write_half, 0))  # noqa: T201
+        return
     args.sources = args.sources.split(",")
     args.borders = args.borders.split(",")
     for name, wanted, run in (("utkface", args.utkface, run_utkface), ("lfw", args.lfw, run_lfw)):
@@ -286,7 +326,7 @@ def main() -> None:
             command=" ".join(["bench/arcface_variants.py", *sys.argv[1:]]),
         )
         suffix = "" if name == "utkface" or args.lfw_folds == "1-10" else f"_folds{args.lfw_folds}"
-        out = REPO / "bench" / "results" / f"arcface_variants_{name}{suffix}.json"
+        out = args.out or REPO / "bench" / "results" / f"arcface_variants_{name}{suffix}.json"
         out.write_text(json.dumps(result, indent=2, default=float) + "\n")
         print(json.dumps(result, indent=2, default=float))  # noqa: T201
 

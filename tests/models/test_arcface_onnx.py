@@ -194,3 +194,29 @@ def test_engine_uses_a_detectors_arcface_points_without_68_landmarks(
     chip = arcface_chip(image, points, 112)
     want = expected(chip[None], weights, "NCHW", "RGB")[0]
     np.testing.assert_allclose(got.embedding.vector, want, atol=2e-5)
+
+
+def test_a_flip_pack_embeds_each_chip_with_its_mirror(tmp_path: Path, examples: Path) -> None:
+    """``"flip": true`` in the embedder role: the mean of a chip's and its mirror's embeddings,
+    tagged with the pack's own pack_id, so it is never compared with the plain pack's."""
+    home = tmp_path / "home"
+    plain_data, flip_data = manifest("plain"), manifest("flipped")
+    flip_data["roles"]["embedder"]["flip"] = True
+    weights = pack_folder(tmp_path / "plain", plain_data, seed=3)
+    pack_folder(tmp_path / "flipped", flip_data, seed=3)  # the same weights
+    plain, flipped = add_pack(tmp_path / "plain", home), add_pack(tmp_path / "flipped", home)
+    assert flipped.roles.embedder is not None and flipped.roles.embedder.flip
+    assert plain.roles.embedder is not None and not plain.roles.embedder.flip
+    assert plain.files[0].sha256 == flipped.files[0].sha256
+    assert plain.pack_id != flipped.pack_id
+    image = FaceEngine(EngineConfig(pack="plain"), home=home).decode(examples / "obama.jpg")
+    a = FaceEngine(EngineConfig(pack="plain"), home=home).analyze(image).faces[0]
+    b = FaceEngine(EngineConfig(pack="flipped"), home=home).analyze(image).faces[0]
+    assert a.embedding is not None and b.embedding is not None
+    assert (a.embedding.pack, b.embedding.pack) == (plain.pack_id, flipped.pack_id)
+    assert a.landmarks68 is not None
+    chip = arcface_chip(image, arcface_points_from_68(a.landmarks68), 112)
+    both = expected(np.stack([chip, chip[:, ::-1]]), weights, "NCHW", "RGB")
+    want = both.sum(axis=0) / np.linalg.norm(both.sum(axis=0))
+    np.testing.assert_allclose(b.embedding.vector, want, atol=2e-5)
+    np.testing.assert_allclose(a.embedding.vector, both[0], atol=2e-5)

@@ -103,6 +103,7 @@ def test_cli_installs_from_a_checked_tarball(
     assert "is ready" in out
     registry = PackRegistry(tmp_path)
     assert registry.status(registry.get("mobilefacenet")) == "installed"
+    assert registry.status(registry.get("mobilefacenet-flip")) == "installed"  # the same file
     assert list((tmp_path / "models").glob("*-nchw.onnx"))
     again = install_pack(registry, "mobilefacenet", mobilefacenet_tarball)  # idempotent
     assert again.files[0].stat().st_size == 5_233_396

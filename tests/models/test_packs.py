@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -124,7 +125,7 @@ def test_user_pack_in_the_data_dir(tmp_path: Path) -> None:
     payload = b"pretend onnx bytes"
     folder = write_user_pack(tmp_path, user_manifest(payload), payload)
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib", "mobilefacenet", "acme"]
+    assert registry.names() == ["dlib", "mobilefacenet-flip", "mobilefacenet", "acme"]
     pack = registry.get("acme")
     assert pack.pack_id == "acme-" + hashlib.sha256(payload).hexdigest()[:12]
     assert registry.path(pack, "emb.onnx") == folder / "emb.onnx"
@@ -148,7 +149,7 @@ def test_a_broken_user_pack_is_reported_not_fatal(tmp_path: Path) -> None:
     shadow = user_manifest(b"x", name="dlib")
     write_user_pack(tmp_path, shadow, b"x")
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib", "mobilefacenet"]
+    assert registry.names() == ["dlib", "mobilefacenet-flip", "mobilefacenet"]
     assert registry.get("dlib").pack_id == "dlib-resnet-v1"  # shipped packs cannot be shadowed
     assert set(registry.errors) == {"broken", "dlib"}
     with pytest.raises(ConfigError, match="pack 'broken' cannot be used: .*not readable JSON"):
@@ -169,3 +170,18 @@ def test_calibration_comes_from_the_manifest(tmp_path: Path) -> None:
     write_user_pack(tmp_path, user_manifest(payload), payload)
     with pytest.raises(ConfigError, match="facegate models calibrate acme"):
         load_pack_calibration("acme", tmp_path)
+
+
+def test_the_flip_pack_is_mobilefacenet_in_its_own_embedding_space() -> None:
+    packs = shipped_packs()
+    plain, flipped = packs["mobilefacenet"], packs["mobilefacenet-flip"]
+    assert plain.roles.embedder is not None and flipped.roles.embedder is not None
+    assert flipped.roles.embedder.flip and not plain.roles.embedder.flip
+    assert flipped.files == plain.files  # the same pinned file: one install serves both
+    assert dataclasses.replace(flipped.roles.embedder, flip=False) == plain.roles.embedder
+    assert flipped.pack_id == "mobilefacenet-flip-d8ba40c0127f" != plain.pack_id
+    assert flipped.licence == plain.licence
+    mine = load_pack_calibration(flipped, None)
+    theirs = load_pack_calibration(plain, None)
+    assert mine.pack == "mobilefacenet-flip" and mine.fmr_table != theirs.fmr_table
+    assert abs(mine.threshold_for_fmr(1e-3) - theirs.threshold_for_fmr(1e-3)) < 0.01

@@ -100,7 +100,12 @@ def build_embedder(pack: Pack, registry: PackRegistry, options: BackendOptions) 
     if spec.kind == "arcface-onnx":
         from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
 
-        return ArcfaceOnnxEmbedder(spec, lambda: onnx_file(pack, spec, registry))
+        embedder: Embedder = ArcfaceOnnxEmbedder(spec, lambda: onnx_file(pack, spec, registry))
+        if spec.flip:
+            from facegate.models.flip import FlipAveragingEmbedder
+
+            embedder = FlipAveragingEmbedder(embedder)
+        return embedder
     raise ConfigError(f"embedder kind {spec.kind!r} of pack {pack.name!r} is not supported")
 
 

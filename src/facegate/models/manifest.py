@@ -181,6 +181,11 @@ class ArcfaceOnnxModel(_NetworkModel):
     batch: int | None = Field(
         None, ge=1, description="Fixed batch size of the network's input; null when dynamic"
     )
+    flip: bool = Field(
+        False,
+        description="Test-time flip: embed each chip and its mirror and average the two "
+        "(another embedding space: give the pack its own pack_id and calibration)",
+    )
 
     def to_spec(self) -> EmbedderSpec:
         return EmbedderSpec(
@@ -194,6 +199,7 @@ class ArcfaceOnnxModel(_NetworkModel):
             self.alignment,
             self.output_dim,
             self.batch,
+            self.flip,
         )
 
 

@@ -76,7 +76,9 @@ class LandmarkerSpec:
 
 @dataclass(frozen=True, slots=True)
 class EmbedderSpec:
-    """An embedder: ``alignment`` names the chip template, ``batch`` a fixed batch (or None)."""
+    """An embedder: ``alignment`` names the chip template, ``batch`` a fixed batch (or None);
+    ``flip``: each chip is embedded with its mirror image and the two averaged (test-time flip),
+    which makes another embedding space (its own ``pack_id`` and calibration)."""
 
     kind: str
     file: str
@@ -88,6 +90,7 @@ class EmbedderSpec:
     alignment: Alignment
     output_dim: int
     batch: int | None
+    flip: bool = False
 
 
 @dataclass(frozen=True, slots=True)
