@@ -112,11 +112,12 @@ def _regress(boxes: Boxes, reg: npt.NDArray[Any]) -> Boxes:
 
 
 def _crops(
-    image: FloatArray, boxes: Boxes, size: int, pad: bool = True
+    image: FloatArray, boxes: Boxes, size: int, pad: bool = False
 ) -> tuple[FloatArray, npt.NDArray[Any]]:
     """Crops of ``boxes``, NCHW at ``size``: clipped to the image as facenet-pytorch's ``pad``
     does, then (``pad``) put back in a black crop of the whole box (the original MTCNN's
-    ``pad``), or else stretched as they are (facenet-pytorch); see :class:`MtcnnConfig`."""
+    ``pad``), or else stretched as they are (facenet-pytorch); see :class:`MtcnnConfig`, whose
+    ``pad_crops`` the detector passes."""
     height, width = image.shape[:2]
     ints = np.trunc(boxes[:, :4]).astype(np.int64)
     x = np.maximum(ints[:, 0], 1)
