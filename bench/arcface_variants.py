@@ -4,8 +4,8 @@ open-set search and test-time flip, from one cached detection pass per point sou
 Point sources (``bench/arcface_cache.py``): ``mtcnn`` (the pack's decided alignment, R-Net and
 O-Net crops padded), ``mtcnn-stretch`` (facenet-pytorch's crops, as the engine ran MTCNN before),
 ``mtcnn-imgpad`` (that on a replicate-padded copy), ``hog68`` (HOG + 68 landmarks). Chip borders:
-``constant`` (black outside the image) or ``replicate``. Each chip is embedded alone and with its
-mirror, so "flip" costs nothing more to measure.
+``constant`` (black outside the image, the engine's), ``grey``, ``replicate`` or ``reflect``.
+Each chip is embedded alone and with its mirror, so "flip" costs nothing more to measure.
 
 UTKFace (``--utkface``): the face of each crop is the largest one (as ``facegate eval fairness``
 chooses); images without a detected face are left out, as there. Figures: mean impostor cosine
@@ -15,17 +15,22 @@ chip pixels outside the crop, and among adults 20-59 the FMR per race at the pac
 every pair of different adult files, across races too). Then a deployment calibration: the
 files split in two halves by a fixed permutation (UTKFace has no identity labels, so the halves
 are file-disjoint, not provably person-disjoint), the operating points fitted on one half's
-adults the way ``facegate models calibrate`` fits them, and the FMRs measured on the other half.
+adults the way ``facegate models calibrate`` fits them, and the FMRs measured on the other half
+(``--write-half DIR`` links half 0's adult files, to run the command itself on them).
 
 LFW (``--lfw``): view-2 10-fold accuracy (misses at the fallback box), folds 1-2 alone, TAR at
 FMR 1e-3, and the open-set search of ``facegate eval identify`` (gallery: first image of each
-person with 2+ images), each with and without flip; plus the calibration table of the flipped
-embeddings on ``bench/calibrate.py``'s 3,000-person sample. Run:
+person with 2+ images), each with and without flip; with ``--calibrate`` each variant's
+calibration table on ``bench/calibrate.py``'s 3,000-person sample; with ``mtcnn`` and ``hog68``
+both, the mean of their embeddings (fusion). ``--lfw-folds 1-2`` chooses on a subset (its pairs
+only, no open set). Every variant's vectors are written to the cache folder for
+``bench/fair_norm.py --vectors``. Run:
 
     nice -n 10 .venv/bin/python bench/arcface_variants.py --home DATA_DIR --utkface
-    nice -n 10 .venv/bin/python bench/arcface_variants.py --home DATA_DIR --lfw --sources mtcnn
+    nice -n 10 .venv/bin/python bench/arcface_variants.py --home DATA_DIR --lfw --sources mtcnn \
+        --borders constant --calibrate
 
-Writes bench/results/arcface_variants_<dataset>.json.
+Writes bench/results/arcface_variants_<dataset>.json (``--out`` for another name).
 """
 
 from __future__ import annotations
