@@ -48,6 +48,13 @@ BORDERS = {  # name: (OpenCV border mode, value)
     "reflect": (cv2.BORDER_REFLECT_101, 0),
 }
 PAD_FRACTION = 0.25
+PACK_ENV = "FACEGATE_BENCH_PACK"  # the ArcFace-format pack to embed with (workers inherit it)
+
+
+def bench_pack() -> str:
+    return os.environ.get(PACK_ENV, "mobilefacenet")
+
+
 CHUNK = 64
 
 
@@ -65,9 +72,9 @@ class Points:
 
 def _engine(source: str, home: Path | None) -> FaceEngine:
     if source == "hog68":
-        config = EngineConfig(pack="mobilefacenet", detector="hog", upsample=1, landmarks68=True)
+        config = EngineConfig(pack=bench_pack(), detector="hog", upsample=1, landmarks68=True)
         return FaceEngine(config, ImageLimits(), home=home)
-    config = EngineConfig(pack="mobilefacenet", detector="mtcnn", upsample=0)
+    config = EngineConfig(pack=bench_pack(), detector="mtcnn", upsample=0)
     if source == "mtcnn":  # the engine's MTCNN as it is now
         return FaceEngine(config, ImageLimits(), home=home)
     # facenet-pytorch's crops: the engine's MTCNN before crops were padded
@@ -288,7 +295,8 @@ def embed_points(
     name: str, pts: Points, border: str, home: Path | None, cache_dir: Path, label: str
 ) -> Embedded:
     """Stage 2: embed every image's chip and its mirror (cached)."""
-    file = cache_dir / f"{name}-{label}-{border}-emb.npz"
+    pack = "" if bench_pack() == "mobilefacenet" else f"-{bench_pack()}"
+    file = cache_dir / f"{name}-{label}-{border}{pack}-emb.npz"
     if file.exists():
         with np.load(file, allow_pickle=False) as z:
             if z["paths"].tolist() == pts.paths:
@@ -298,6 +306,11 @@ def embed_points(
 
     set_intra_op_threads(int(os.environ.get("FACEGATE_BENCH_THREADS", "1")))
     engine = _engine("mtcnn", home)
+    spec = factory.embedder_spec(engine.pack)
+    if spec.alignment != "arcface-112" or spec.flip:
+        raise SystemExit(
+            f"pack {engine.pack.name!r}: an ArcFace-format pack without flip is needed"
+        )
     embedder = factory.build_embedder(engine.pack, engine.registry, factory.BackendOptions())
     n = len(pts.paths)
     ok = np.isfinite(pts.points).all(axis=(1, 2))

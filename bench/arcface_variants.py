@@ -45,16 +45,25 @@ from typing import Any
 
 import numpy as np
 
-from arcface_cache import BORDERS, Embedded, Points, detect_points, embed_points
+from arcface_cache import (
+    BORDERS,
+    PACK_ENV,
+    Embedded,
+    Points,
+    bench_pack,
+    detect_points,
+    embed_points,
+)
+from facegate.config import EngineConfig
 from facegate.errors import ConfigError
 from facegate.eval import metrics as m
 from facegate.eval.datasets import UTK_RACES, read_identities, read_lfw_pairs, read_utkface
 from facegate.eval.identify import split_open_set
 from facegate.pipeline.calibration_fit import fit_calibration
+from facegate.pipeline.engine import FaceEngine
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data"
-SHIPPED_1E3 = 0.4498  # the pack's shipped fmr=1e-3 threshold (MTCNN, LFW 3,000 people)
 
 
 def pair_fmr(x: np.ndarray, threshold: float) -> tuple[int, int]:
@@ -85,12 +94,13 @@ def adult_fmrs(vec: np.ndarray, races: np.ndarray, threshold: float) -> dict[str
 
 def export(cache: Path, name: str, key: str, emb: Embedded, pts: Points, flip: bool) -> None:
     """The variant's vectors for ``bench/fair_norm.py --vectors``."""
-    file = cache / f"vectors-{name}-{key.replace('|', '-')}.npz"
+    pack = "" if bench_pack() == "mobilefacenet" else f"-{bench_pack()}"
+    file = cache / f"vectors-{name}-{key.replace('|', '-')}{pack}.npz"
     np.savez(file, paths=np.array(emb.paths), vectors=emb.vectors(flip), detected=pts.detected)
 
 
 def utk_variant(
-    emb: Embedded, pts: Points, faces: list[Any], flip: bool, common: np.ndarray
+    emb: Embedded, pts: Points, faces: list[Any], flip: bool, common: np.ndarray, shipped: float
 ) -> dict[str, Any]:
     vec = emb.vectors(flip)
     found = pts.detected & emb.ok
@@ -109,7 +119,7 @@ def utk_variant(
         "chip_outside_mean": float(np.nanmean(emb.outside[found])),
         "chip_outside_median": float(np.nanmedian(emb.outside[found])),
         "chips_with_any_outside": float(np.mean(emb.outside[found] > 0.001)),
-        "adults_at_shipped_fmr_1e-3": adult_fmrs(vec[adult], races[adult], SHIPPED_1E3),
+        "adults_at_shipped_fmr_1e-3": adult_fmrs(vec[adult], races[adult], shipped),
     }
     try:
         out["deployment"] = deployment(vec, races, adult)
@@ -145,7 +155,7 @@ def deployment(vec: np.ndarray, races: np.ndarray, adult: np.ndarray) -> list[di
     runs = []
     for fit, test in ((0, 1), (1, 0)):
         fit_rows = halves[fit] & adult
-        calibration, stats = fit_calibration(vec[fit_rows], "mobilefacenet", "UTKFace half")
+        calibration, stats = fit_calibration(vec[fit_rows], bench_pack(), "UTKFace half")
         rows = halves[test] & adult
         runs.append(
             {
@@ -176,12 +186,14 @@ def run_utkface(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
             emb = embed_points("utk", p, border, args.home, cache, source)
             for flip in (False, True):
                 key = f"{source}|{border}|{'flip' if flip else 'plain'}"
-                out[key] = utk_variant(emb, p, faces, flip, common & emb.ok)
+                out[key] = utk_variant(emb, p, faces, flip, common & emb.ok, args.shipped)
                 export(cache, "utk", key, emb, p, flip)
     return out
 
 
-def lfw_pairs_result(pairs: list[Any], vec: dict[str, np.ndarray]) -> dict[str, Any]:
+def lfw_pairs_result(
+    pairs: list[Any], vec: dict[str, np.ndarray], shipped: float
+) -> dict[str, Any]:
     a = np.stack([vec[str(p.a)] for p in pairs])
     b = np.stack([vec[str(p.b)] for p in pairs])
     scores = (a * b).sum(axis=1)
@@ -198,7 +210,7 @@ def lfw_pairs_result(pairs: list[Any], vec: dict[str, np.ndarray]) -> dict[str, 
         "accuracy_folds_1_2": float(k2.mean),
         "auc": m.auc(m.roc_curve(gen, imp)),
         "tar_at_fmr_1e-3": m.tar_at_fmr(gen, imp, 1e-3)[0],
-        "fnmr_at_shipped_fmr_1e-3": float(np.mean(gen < SHIPPED_1E3)),
+        "fnmr_at_shipped_fmr_1e-3": float(np.mean(gen < shipped)),
         "mean_genuine": float(gen.mean()),
         "mean_impostor": float(imp.mean()),
     }
@@ -237,7 +249,7 @@ def calibration_sample(
 
     picks = [str(p) for p in first_images(lfw, 3000)]
     rows = np.stack([vec[p] for p in picks if det.get(p, False)])
-    calibration, stats = fit_calibration(rows, "mobilefacenet", "LFW 3,000-person sample")
+    calibration, stats = fit_calibration(rows, bench_pack(), "LFW 3,000-person sample")
     return {
         "people": len(rows),
         "no_face": len(picks) - len(rows),
@@ -276,7 +288,7 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
                 key = f"{source}|{border}|{'flip' if flip else 'plain'}"
                 vec = dict(zip(emb.paths, emb.vectors(flip), strict=True))
                 export(cache, name, key, emb, pts, flip)
-                out[key] = {"verify": lfw_pairs_result(pairs, vec)}
+                out[key] = {"verify": lfw_pairs_result(pairs, vec, args.shipped)}
                 if everything:
                     out[key]["identify"] = open_set_result(identities, vec)
                 if args.calibrate and everything:
@@ -291,7 +303,7 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
                 fused /= np.maximum(np.linalg.norm(fused, axis=1, keepdims=True), 1e-12)
                 vec = dict(zip(kept[("mtcnn", border)].paths, fused, strict=True))
                 key = f"fused-mtcnn-hog68|{border}|{'flip' if flip else 'plain'}"
-                out[key] = {"verify": lfw_pairs_result(pairs, vec)}
+                out[key] = {"verify": lfw_pairs_result(pairs, vec, args.shipped)}
                 if everything:
                     out[key]["identify"] = open_set_result(identities, vec)
     return out
@@ -300,6 +312,7 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--home", type=Path, default=None, help="data dir with the pack and MTCNN")
+    ap.add_argument("--pack", default="mobilefacenet", help="an ArcFace-format pack (no flip)")
     ap.add_argument("--utkface", action="store_true")
     ap.add_argument("--lfw", action="store_true")
     ap.add_argument("--utkface-root", type=Path, default=DATA / "utkface")
@@ -318,6 +331,9 @@ def main() -> None:
     if args.write_half is not None:
         print(write_half(args.utkface_root, args.write_half, 0))  # noqa: T201
         return
+    os.environ[PACK_ENV] = args.pack
+    calibration = FaceEngine(EngineConfig(pack=args.pack), home=args.home).calibration
+    args.shipped = calibration.operating_point("fmr=1e-3").threshold
     args.sources = args.sources.split(",")
     args.borders = args.borders.split(",")
     for name, wanted, run in (("utkface", args.utkface, run_utkface), ("lfw", args.lfw, run_lfw)):
