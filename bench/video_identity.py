@@ -1,0 +1,291 @@
+"""Identity per track on the Hamilton clip, measured per track, pack and alignment.
+
+    nice -n 10 .venv/bin/python bench/video_identity.py --home DATA_DIR [--out FILE]
+
+DATA_DIR holds the installed packs (dlib; mobilefacenet and mtcnn for their rows; a copy of it
+is made under ``bench/.cache/`` because converted models are cached in it). The tracks are made
+as ``facegate video`` makes them (libfacedetection on a 480 px copy, score 0.7, the IoU tracker,
+scene cuts), then every detection of every confirmed track is measured:
+
+- pose: yaw in degrees from the 68 landmarks (:func:`facegate.liveness.signals.head_pose`);
+- quality: the unified 0-100 score a track ranks its shots by
+  (:func:`facegate.video.identity.shot_quality`);
+- embeddings: ``dlib`` (dlib's 5 points, dlib's chip), ``mobilefacenet`` aligned from the five
+  points derived from the 68 landmarks (``mfn-68``) and from MTCNN's five points
+  (``mfn-mtcnn``: MTCNN run on a crop around the track's box).
+
+The two people are enrolled from their photos (``lin-manuel-miranda.png``,
+``alex-lacamoire.png``) with each detector a gallery may have used (HOG, the photo default;
+libfacedetection, the video default; MTCNN). Per track and person: the best and mean similarity
+over its shots, the similarity of the track template (quality-weighted mean of the top 3 shots'
+embeddings), and each decision rule's verdict at ``fpir=1e-2`` for two subjects (the pack's
+shipped calibration). Who each track is comes from :func:`who` (looked up frame by frame).
+Detections, embeddings and poses are cached under ``bench/.cache/video_identity/``; writes
+``bench/results/video_identity.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from facegate.config import EngineConfig
+from facegate.eval.video import load_ytf
+from facegate.liveness.signals import head_pose
+from facegate.pipeline.engine import FaceEngine, largest_face_index
+from facegate.types import BBox, Face, ImageArray, Landmarks
+from facegate.video.detect import video_engine_config, video_finder
+from facegate.video.identity import shot_quality
+from facegate.video.sources import FileSource, Frame, FrameFolderSource, FrameSource
+from facegate.video.stream import FrameTracks, StreamAnalyzer
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parent / ".." / "shared" / "data"
+CLIP = DATA / "video" / "short_hamilton_clip.mp4"
+EXAMPLES = DATA / "face_recognition" / "examples"
+CACHE = HERE / ".cache" / "video_identity"
+OUT = HERE / "results" / "video_identity.json"
+sys.path.insert(0, str(HERE))
+PEOPLE = ("lin-manuel-miranda", "alex-lacamoire")
+LIN, ALEX = PEOPLE
+STAGE_WIDE, AUDIENCE_1, STAGE_CLOSE = (0, 20), (20, 82), (82, 211)
+YTF = DATA / "ytf_dev"
+LFW = DATA / "lfw"
+YTF_PEOPLE = ("Aaron_Guiel", "Albert_Brooks", "Alberto_Ruiz_Gallardon")
+ENROL_DETECTORS = ("hog", "libfacedetection", "mtcnn")
+Who = Callable[[int, Sequence[float]], str | None]
+
+
+def who(frame: int, box: Sequence[float]) -> str | None:
+    """Who a track is, from where and when it starts (looked up frame by frame): Miranda
+    (short hair, dark suit) singing on the right of the wide stage shot and in the close-up;
+    Lacamoire (curly hair, beard, grey jacket, light blue shirt) at the piano on the far left of
+    the wide shot, and in profile filling the right of the first audience shot, where the camera
+    looks past him at the audience; anyone else (audience, a raised hand) is nobody enrolled."""
+    centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    if STAGE_WIDE[0] <= frame < STAGE_WIDE[1]:
+        if 480 <= centre_x <= 620 and centre_y < 150:
+            return LIN
+        if centre_x < 150 and 150 <= centre_y <= 260:
+            return ALEX
+        return None
+    if STAGE_CLOSE[0] <= frame < STAGE_CLOSE[1]:
+        return LIN
+    if AUDIENCE_1[0] <= frame < AUDIENCE_1[1] and (box[2] >= 600 or box[3] - box[1] >= 150):
+        return f"{ALEX} (profile)"
+    return None
+
+
+def ytf_who(root: Path, clip: str) -> Who:
+    """The clip's person for a track that starts on YTF's annotated box (IoU >= 0.3)."""
+    frames = load_ytf(root)[clip]
+
+    def who_in_clip(frame: int, box: Sequence[float]) -> str | None:
+        truth = frames[frame]
+        return truth.person if BBox(*box).iou(truth.box) >= 0.3 else None
+
+    return who_in_clip
+
+
+def collect_tracks(
+    engine: FaceEngine, source: FrameSource
+) -> tuple[dict[int, list[tuple[int, Face]]], dict[int, ImageArray]]:
+    """The detections of every confirmed track, as ``facegate video`` makes the tracks, and
+    the frames they are in."""
+    tracks: dict[int, list[tuple[int, Face]]] = {}
+    frames: dict[int, ImageArray] = {}
+
+    def on_frame(frame: Frame, result: FrameTracks) -> None:
+        for tracked in result.tracks:
+            if tracked.confirmed and tracked.face is not None:
+                tracks.setdefault(tracked.track_id, []).append((frame.index, tracked.face))
+                frames[frame.index] = frame.pixels
+
+    StreamAnalyzer(video_finder(engine)).run(source, on_frame=on_frame)
+    return tracks, frames
+
+
+def mtcnn_points(mtcnn: FaceEngine, pixels: ImageArray, box: BBox) -> Landmarks | None:
+    """MTCNN's five points for the face in ``box``: MTCNN on a crop around it (enlarged to at
+    least 160 px), the detection overlapping the box most (IoU >= 0.3)."""
+    height, width = pixels.shape[:2]
+    pad_x, pad_y = box.width, box.height
+    x1, y1 = int(max(0, box.x1 - pad_x)), int(max(0, box.y1 - pad_y))
+    x2, y2 = int(min(width, box.x2 + pad_x)), int(min(height, box.y2 + pad_y))
+    crop = pixels[y1:y2, x1:x2]
+    scale = max(1.0, 160.0 / max(1, min(crop.shape[:2])))
+    if scale > 1.0:
+        import cv2
+
+        crop = np.asarray(cv2.resize(crop, None, fx=scale, fy=scale), np.uint8)
+    best, best_iou = None, 0.3
+    for face in mtcnn.locate(np.ascontiguousarray(crop)):
+        b = face.box
+        mapped = BBox(b.x1 / scale + x1, b.y1 / scale + y1, b.x2 / scale + x1, b.y2 / scale + y1)
+        overlap = mapped.iou(box)
+        if face.keypoints is not None and overlap >= best_iou:
+            best, best_iou = face.keypoints.points / scale + np.array([x1, y1], np.float32), overlap
+    return None if best is None else Landmarks(best.astype(np.float32))
+
+
+def vector(face: Face) -> list[float] | None:
+    return None if face.embedding is None else [float(v) for v in face.embedding.vector]
+
+
+def measure_shot(
+    engines: dict[str, FaceEngine], pixels: ImageArray, face: Face
+) -> dict[str, object]:
+    """Pose, quality and the three probe embeddings of one detection."""
+    dlib_face = engines["dlib"].add_landmarks(pixels, [face])[0]
+    mfn_face = engines["mfn"].add_landmarks(pixels, [face])[0]
+    lm68 = mfn_face.landmarks68
+    yaw = head_pose(lm68.points, (pixels.shape[1], pixels.shape[0])).yaw if lm68 else None
+    points = mtcnn_points(engines["mtcnn"], pixels, face.box)
+    out: dict[str, object] = {
+        "box": [round(v, 1) for v in (face.box.x1, face.box.y1, face.box.x2, face.box.y2)],
+        "score": round(face.score, 3),
+        "quality": round(shot_quality(pixels, dlib_face), 2),
+        "yaw": None if yaw is None else round(yaw, 1),
+        "mtcnn_points": points is not None,
+        "dlib": vector(engines["dlib"].embed_faces(pixels, [dlib_face])[0]),
+        "mfn-68": vector(engines["mfn"].embed_faces(pixels, [mfn_face])[0]),
+        "mfn-mtcnn": None,
+    }
+    if points is not None:
+        with_points = Face(face.box, face.score, landmarks=dlib_face.landmarks, keypoints=points)
+        out["mfn-mtcnn"] = vector(engines["mtcnn"].embed_faces(pixels, [with_points])[0])
+    return out
+
+
+def build_engines(home: Path) -> dict[str, FaceEngine]:
+    video = video_engine_config(EngineConfig())
+    mfn = video.model_copy(update={"pack": "mobilefacenet"})
+    mtcnn = EngineConfig(pack="mobilefacenet", detector="mtcnn", upsample=0)
+    return {
+        "dlib": FaceEngine(video, home=home),
+        "mfn": FaceEngine(mfn, home=home),
+        "mtcnn": FaceEngine(mtcnn, home=home),
+    }
+
+
+def measure_clip(
+    name: str, source: Callable[[], FrameSource], engines: Callable[[], dict[str, FaceEngine]]
+) -> dict[str, list[dict[str, object]]]:
+    """Every confirmed track's shots in one clip, measured (cached per clip)."""
+    cached = CACHE / f"shots_{name}.json"
+    if cached.is_file():
+        loaded: dict[str, list[dict[str, object]]] = json.loads(cached.read_text())
+        return loaded
+    built = engines()
+    tracks, frames = collect_tracks(built["dlib"], source())
+    out = {
+        str(track_id): [
+            {"frame": index, **measure_shot(built, frames[index], face)} for index, face in shots
+        ]
+        for track_id, shots in sorted(tracks.items())
+    }
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(out))
+    return out
+
+
+def stranger_photos(count: int) -> list[Path]:
+    """The first photo of ``count`` LFW people (fixed draw), none of the clips' people."""
+    taken = set(YTF_PEOPLE)
+    dirs = sorted(d for d in LFW.iterdir() if d.is_dir() and d.name not in taken)
+    picks = np.random.default_rng(14).permutation(len(dirs))[:count]
+    return [min(dirs[i].glob("*.jpg")) for i in sorted(picks)]
+
+
+def enrol_photos(strangers: int) -> dict[str, Path]:
+    photos = {person: EXAMPLES / f"{person}.png" for person in PEOPLE}
+    photos.update({person: LFW / person / f"{person}_0001.jpg" for person in YTF_PEOPLE})
+    photos.update({f"lfw:{p.parent.name}": p for p in stranger_photos(strangers)})
+    return photos
+
+
+def enrol_templates(
+    home: Path, photos: dict[str, Path]
+) -> dict[str, dict[str, dict[str, list[float]]]]:
+    """``{pack: {detector: {person: vector}}}``: each photo's largest face (cached)."""
+    cached = CACHE / f"enrolled_{len(photos)}.json"
+    if cached.is_file():
+        loaded: dict[str, dict[str, dict[str, list[float]]]] = json.loads(cached.read_text())
+        return loaded
+    out: dict[str, dict[str, dict[str, list[float]]]] = {}
+    for pack in ("dlib", "mobilefacenet"):
+        for detector in ENROL_DETECTORS:
+            engine = FaceEngine(EngineConfig(pack=pack, detector=detector), home=home)
+            for person, path in photos.items():
+                faces = engine.analyze(path).faces
+                emb = vector(faces[largest_face_index(faces)]) if faces else None
+                if emb is not None:
+                    out.setdefault(pack, {}).setdefault(detector, {})[person] = emb
+    CACHE.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(out))
+    return out
+
+
+def thresholds(home: Path, sizes: Sequence[int]) -> dict[str, dict[int, float]]:
+    """``fpir=1e-2`` for galleries of ``sizes`` subjects, per pack (the shipped calibration)."""
+    out: dict[str, dict[int, float]] = {}
+    for pack in ("dlib", "mobilefacenet"):
+        calibration = FaceEngine(EngineConfig(pack=pack), home=home).calibration
+        out[pack] = {n: calibration.operating_point("fpir=1e-2", n).threshold for n in sizes}
+    return out
+
+
+def fmr_thresholds(home: Path) -> dict[str, dict[str, float]]:
+    """The pack's 1:1 thresholds at ``fmr=1e-2`` and ``fmr=1e-3``."""
+    out: dict[str, dict[str, float]] = {}
+    for pack in ("dlib", "mobilefacenet"):
+        calibration = FaceEngine(EngineConfig(pack=pack), home=home).calibration
+        out[pack] = {f"fmr={r:g}": calibration.threshold_for_fmr(r) for r in (1e-2, 1e-3)}
+    return out
+
+
+def working_home(home: Path) -> Path:
+    """A writable copy of ``home`` (converted models are cached in the data dir)."""
+    copy = CACHE / "home"
+    if not copy.is_dir():
+        shutil.copytree(home, copy)
+    return copy
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--home", type=Path, required=True, help="data dir with the packs")
+    parser.add_argument("--strangers", type=int, default=95, help="LFW people added")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args()
+    home = working_home(args.home)
+    from video_identity_report import Clip, report
+
+    def engines() -> dict[str, FaceEngine]:
+        return build_engines(home)
+
+    clips = [Clip("hamilton", measure_clip("hamilton", lambda: FileSource(CLIP), engines),
+                  who, PEOPLE)]  # fmt: skip
+    for clip in sorted(load_ytf(YTF)):
+        person, number = clip.rstrip("0123456789"), clip[len(clip.rstrip("0123456789")) :]
+        folder = YTF / person / number
+        shots = measure_clip(clip, lambda f=folder: FrameFolderSource(f, fps=30.0), engines)
+        clips.append(Clip(clip, shots, ytf_who(YTF, clip), YTF_PEOPLE))
+    photos = enrol_photos(args.strangers)
+    enrolled = enrol_templates(home, photos)
+    found = {len(people) for by_detector in enrolled.values() for people in by_detector.values()}
+    sizes = sorted(found | {len(PEOPLE), len(YTF_PEOPLE)})
+    result = report(clips, enrolled, thresholds(home, sizes), fmr_thresholds(home))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps({k: result[k] for k in ("summary", "impostors")}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
