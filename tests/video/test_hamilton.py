@@ -25,16 +25,18 @@ pytestmark = pytest.mark.slow
 
 PURPOSE = "stage"
 PEOPLE = ("lin-manuel-miranda", "alex-lacamoire")
-LIN, ALEX, LIN_PROFILE = "lin-manuel-miranda", "alex-lacamoire", "lin-manuel-miranda (profile)"
+LIN, ALEX, ALEX_PROFILE = "lin-manuel-miranda", "alex-lacamoire", "alex-lacamoire (profile)"
 # shots of the clip (scene cuts at frames 20, 82 and 211) and who is where in them
 STAGE_WIDE, AUDIENCE_1, STAGE_CLOSE, AUDIENCE_2 = (0, 20), (20, 82), (82, 211), (211, 275)
 
 
 def who(frame: int, box: tuple[float, float, float, float]) -> str | None:
-    """Who a track is, from where and when it starts (looked up frame by frame): Miranda
-    singing on the right of the wide stage shot and in the close-up, Lacamoire at the piano
-    on the far left of the wide shot (about 25 px), Miranda in profile filling the right of the
-    first audience shot; anything else (audience, a raised hand) is nobody enrolled."""
+    """Who a track is, from where and when it starts (looked up frame by frame): Miranda (short
+    hair, dark suit) singing on the right of the wide stage shot and in the close-up; Lacamoire
+    (curly hair, beard, grey jacket, light blue shirt) at the piano on the far left of the wide
+    shot (about 30 px), and in profile filling the right of the first audience shot, where the
+    camera looks past him at the audience; anything else (audience, a raised hand) is nobody
+    enrolled."""
     centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
     if STAGE_WIDE[0] <= frame < STAGE_WIDE[1]:
         if 480 <= centre_x <= 620 and centre_y < 150:
@@ -45,7 +47,7 @@ def who(frame: int, box: tuple[float, float, float, float]) -> str | None:
     if STAGE_CLOSE[0] <= frame < STAGE_CLOSE[1]:
         return LIN
     if AUDIENCE_1[0] <= frame < AUDIENCE_1[1] and (box[2] >= 600 or box[3] - box[1] >= 150):
-        return LIN_PROFILE
+        return ALEX_PROFILE
     return None
 
 
@@ -108,17 +110,20 @@ def named_tracks(
 def check_tracks(
     starts: dict[int, str | None], named: dict[int, str], decisions: dict[int, str | None]
 ) -> None:
-    """Every frontal track of an enrolled person named right; none named wrongly (a profile
-    track may stay unknown: a frontal embedder cannot tell a face seen from the side)."""
+    """No track named wrongly (a track of nobody enrolled, or of the other person), and both of
+    Miranda's frontal tracks named right. Lacamoire's tracks are not required to be named: at
+    the piano he is about 30 px tall and in the audience shot seen at about 45 degrees from the
+    side, and neither pack's embedder gives his tracks a track score over the threshold
+    (bench/video_identity.py; docs/BENCHMARKS.md, "Identity per track")."""
     for track_id, person in named.items():
         assert starts[track_id] in (person, f"{person} (profile)"), (
             f"track {track_id} ({starts[track_id]}) named {person} wrongly"
         )
-    frontal = {t for t, p in starts.items() if p in PEOPLE}
-    assert frontal, "no track of an enrolled person at all"
+    frontal = {t for t, p in starts.items() if p == LIN}
+    assert len(frontal) == 2, f"expected Miranda's two frontal tracks, got {starts}"
     for track_id in frontal:
         decision = decisions.get(track_id, "never searched")
-        assert named.get(track_id) == starts[track_id], f"track {track_id}: {decision}"
+        assert named.get(track_id) == LIN, f"track {track_id}: {decision}"
 
 
 def test_hamilton_tracks_named_right_and_none_wrongly(
@@ -127,20 +132,20 @@ def test_hamilton_tracks_named_right_and_none_wrongly(
     check_tracks(*named_tracks(engine, gallery, hamilton, video=False))
 
 
-def test_hamilton_on_the_video_path_names_both_people(
-    engine: FaceEngine, examples: Path, hamilton: Path, tmp_path: Path
+@pytest.mark.parametrize("enrolled_with", ["photo", "video"])
+def test_hamilton_on_the_video_path(
+    engine: FaceEngine, examples: Path, hamilton: Path, tmp_path: Path, enrolled_with: str
 ) -> None:
-    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 480 px copy),
-    the two people enrolled with the same detector: Lacamoire at the piano, 25 px tall, has a
-    track and is named too (at 0.917 against the 0.912 of fpir=1e-2 for two subjects: a thin
-    margin, stated in docs/BENCHMARKS.md; enrolled from HOG's boxes he stays unknown)."""
+    """`facegate video`'s own settings (libfacedetection where installed, upsample 0, 480 px
+    copy), the two people enrolled as `facegate enroll` does (the photo settings: HOG) or with
+    the video's detector: the same verdict either way. (Under the earlier rule, a mean of each
+    shot's top candidate, the track of Lacamoire in profile was named Miranda from its first
+    shot with the photo enrolment, and his piano track was named only with the video one.)"""
     config = video_engine_config(EngineConfig())
     fast = FaceEngine(config, home=engine.home, calibration=engine.calibration)
-    with enrolled(fast, tmp_path, examples) as gallery:
+    with enrolled(engine if enrolled_with == "photo" else fast, tmp_path, examples) as gallery:
         starts, named, decisions = named_tracks(fast, gallery, hamilton, video=True)
     check_tracks(starts, named, decisions)
-    if config.detector == "libfacedetection":
-        assert ALEX in named.values() and LIN in named.values()
 
 
 def test_ytf_clip_is_one_track(engine: FaceEngine, ytf: Path) -> None:
@@ -156,3 +161,40 @@ def test_ytf_clip_is_one_track(engine: FaceEngine, ytf: Path) -> None:
     assert counts.recall >= 0.97
     assert counts.id_switches == 0 and len(counts.tracks) == 1
     assert counts.fp_per_frame <= 0.1
+
+
+def test_ytf_tracks_are_named_right_or_not_at_all(
+    engine: FaceEngine, ytf: Path, shared_data: Path, tmp_path: Path
+) -> None:
+    """The three YouTube Faces people enrolled from their LFW photo (the photo settings), each
+    clip run as `facegate video` runs it: no track is named as someone else, and the clip with
+    the sharpest face (Alberto Ruiz Gallardon, about 100 px) is named right (0.927 against
+    0.916 for three subjects; the others stay unknown with dlib: docs/BENCHMARKS.md)."""
+    people = sorted({f.person for frames in load_ytf(ytf).values() for f in frames})
+    photos = [shared_data / "lfw" / p / f"{p}_0001.jpg" for p in people]
+    if not all(p.is_file() for p in photos):
+        pytest.skip("the YouTube Faces people's LFW photos are not in ../shared/data/lfw")
+    fast = FaceEngine(video_engine_config(EngineConfig()), home=engine.home,
+                      calibration=engine.calibration)  # fmt: skip
+    named: dict[str, set[str]] = {}
+    with Gallery.open(tmp_path, engine=engine) as gallery:
+        gallery.add_purpose(PURPOSE)
+        names = {}
+        for person, photo in zip(people, photos, strict=True):
+            subject = gallery.create_subject(person)
+            gallery.grant_consent(subject.id, PURPOSE, "test fixture")
+            gallery.enroll(subject.id, [photo], PURPOSE)
+            names[subject.id] = person
+        for clip in sorted(load_ytf(ytf)):
+            person = clip.rstrip("0123456789")
+            identities = TrackIdentities(
+                fast, GallerySearcher(gallery, PURPOSE), landmarks=fast.add_landmarks
+            )
+            analyzer = StreamAnalyzer(video_finder(fast), identities=identities)
+            analyzer.run(FrameFolderSource(ytf / person / clip[len(person) :], fps=30.0))
+            assert isinstance(analyzer.sink, ListSink)
+            named[person] = {names[e.subject_id] for e in analyzer.sink.events
+                             if e.type == "identified"}  # fmt: skip
+    for person, who_named in named.items():
+        assert who_named <= {person}, f"a track of {person} was named {who_named - {person}}"
+    assert named["Alberto_Ruiz_Gallardon"] == {"Alberto_Ruiz_Gallardon"}

@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pytest
 
 from facegate.types import BBox, Embedding, Face, ImageArray, OperatingPoint
 from facegate.video.identity import (
@@ -10,7 +11,8 @@ from facegate.video.identity import (
     Match,
     SearchResult,
     TrackIdentities,
-    aggregate,
+    decide,
+    track_template,
 )
 
 POINT = OperatingPoint("fpir=0.01", 0.9)
@@ -48,7 +50,8 @@ def shot(quality: float) -> Face:
 def test_searched_once_then_again_only_for_a_clearly_better_shot() -> None:
     embedder = FakeEmbedder()
     searcher = FakeSearcher([[Match("ann", 0.95)]])
-    ids = TrackIdentities(embedder, searcher, IdentityPolicy(min_quality=40, improvement=10))
+    policy = IdentityPolicy(min_quality=40, improvement=10, keep_shots=2, min_shots=1)
+    ids = TrackIdentities(embedder, searcher, policy)
     assert ids.observe(1, PIXELS, shot(20)) is None  # not good enough yet
     first = ids.observe(1, PIXELS, shot(50))
     assert first is not None and first.subject_id == "ann" and first.operating_point == POINT
@@ -70,24 +73,97 @@ def test_patience_searches_the_best_poor_shot() -> None:
     assert decision.best_quality == 30
 
 
-def test_decision_is_the_mean_over_best_shots_not_a_vote() -> None:
-    shots = [
-        (80.0, SearchResult([Match("ann", 0.95)], POINT)),
-        (70.0, SearchResult([Match("bob", 0.91)], POINT)),
-        (60.0, SearchResult([Match("ann", 0.93)], POINT)),
-    ]
-    decision = aggregate(3, shots, 80.0)
-    # two of three shots say ann, but her mean (bob's shot counts 0 for her) is below 0.9
-    assert decision.subject_id is None
-    assert abs(decision.score - (0.95 + 0.93) / 3) < 1e-9
-    steady = [shots[0], shots[2], (50.0, SearchResult([Match("ann", 0.90)], POINT))]
-    agreed = aggregate(3, steady, 80.0)
-    assert agreed.subject_id == "ann" and abs(agreed.score - (0.95 + 0.93 + 0.90) / 3) < 1e-9
+def unit(*values: float) -> Embedding:
+    return Embedding.from_raw(np.array(values, np.float32), "t")
+
+
+def test_track_score_is_the_quality_weighted_mean_of_the_shots_similarities() -> None:
+    ann = unit(1, 0, 0)
+    shots = [(80.0, unit(0.95, 0.3122, 0)), (20.0, unit(0.6, 0, 0.8))]
+    template = track_template(shots)
+    assert abs(float(np.linalg.norm(template.embedding.vector)) - 1) < 1e-6
+    similarity = template.embedding.similarity(ann)  # what a gallery search returns
+    decision = decide(4, SearchResult([Match("ann", similarity)], POINT), template, 2, 80.0)
+    expected = (80 * shots[0][1].similarity(ann) + 20 * shots[1][1].similarity(ann)) / 100
+    assert abs(decision.score - expected) < 1e-6 and decision.score < POINT.threshold
+    assert decision.subject_id is None and decision.shots == 2  # 0.88: unknown
+    alone = track_template(shots[:1])
+    named = decide(4, SearchResult([Match("ann", alone.embedding.similarity(ann))], POINT),
+                   alone, 1, 80.0)  # fmt: skip
+    assert named.subject_id == "ann" and abs(named.score - 0.95) < 1e-3
+
+
+def test_a_template_never_mixes_packs_and_needs_a_shot() -> None:
+    with pytest.raises(ValueError, match="packs"):
+        track_template([(50.0, unit(1, 0)), (50.0, Embedding.from_raw(np.ones(2), "other"))])
+    with pytest.raises(ValueError, match="at least one"):
+        track_template([])
+
+
+def test_policy_is_checked() -> None:
+    with pytest.raises(ValueError):
+        IdentityPolicy(min_shots=4, keep_shots=3)
+    with pytest.raises(ValueError):
+        IdentityPolicy(keep_shots=3, max_searches=2)
+
+
+class VectorEmbedder:
+    """Gives the n-th embedded shot the n-th vector."""
+
+    def __init__(self, vectors: list[Embedding]) -> None:
+        self.vectors = vectors
+        self.calls = 0
+
+    def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
+        out = [Face(f.box, f.score, embedding=self.vectors[self.calls]) for f in faces]
+        self.calls += 1
+        return out
+
+
+class OneSubjectGallery:
+    """Searches one enrolled template as a gallery does: the subject when over the threshold."""
+
+    def __init__(self, template: Embedding) -> None:
+        self.template = template
+        self.calls = 0
+
+    def search(self, faces: Sequence[Face]) -> list[SearchResult]:
+        self.calls += 1
+        out = []
+        for face in faces:
+            assert face.embedding is not None
+            sim = face.embedding.similarity(self.template)
+            out.append(SearchResult([Match("ann", sim)] if sim >= POINT.threshold else [], POINT))
+        return out
+
+
+def test_a_track_is_named_only_once_its_template_holds_min_shots() -> None:
+    searcher = FakeSearcher([[Match("ann", 0.95)]])
+    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(fill_every=6, min_shots=3))
+    decisions = [ids.observe(1, PIXELS, shot(50)) for _ in range(14)]
+    assert searcher.calls == 2  # at detections 1 and 9 (6 after, on every 3rd)
+    assert decisions == [None] * 14 and ids.decision(1) is None  # over 0.9, yet undecided
+    named = ids.observe(1, PIXELS, shot(50))  # detection 15: the third shot
+    assert searcher.calls == 3
+    assert named is not None and named.subject_id == "ann" and named.shots == 3
+
+
+def test_one_shot_over_the_threshold_does_not_name_a_track_whose_other_shots_disagree() -> None:
+    ann = unit(1, 0)
+    near, far = unit(0.95, 0.3122), unit(0.8, 0.6)
+    searcher = OneSubjectGallery(ann)
+    ids = TrackIdentities(VectorEmbedder([near, far, far]), searcher, IdentityPolicy(fill_every=3))
+    decisions = [ids.observe(1, PIXELS, shot(50)) for _ in range(12)]
+    assert searcher.calls == 3
+    made = [d for d in decisions if d is not None]
+    assert [d.subject_id for d in made] == [None]  # one "unknown", never "ann"
+    assert abs(made[0].score) < 1e-9  # the gallery gave no candidate at 0.85 < 0.9
 
 
 def test_a_changed_decision_is_reported_and_forget_drops_the_track() -> None:
     searcher = FakeSearcher([[], [Match("ann", 0.99)]])
-    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(keep_shots=1, rescore_every=1))
+    policy = IdentityPolicy(keep_shots=1, min_shots=1, rescore_every=1)
+    ids = TrackIdentities(FakeEmbedder(), searcher, policy)
     unknown = ids.observe(2, PIXELS, shot(50))
     assert unknown is not None and unknown.subject_id is None
     known = ids.observe(2, PIXELS, shot(70))
@@ -103,7 +179,7 @@ def test_landmarks_are_added_only_while_a_track_may_be_searched() -> None:
         return [Face(f.box, f.score, quality=50.0) for f in faces]  # as if scored
 
     searcher = FakeSearcher([[Match("ann", 0.95)]])
-    policy = IdentityPolicy(max_searches=1)
+    policy = IdentityPolicy(max_searches=1, keep_shots=1, min_shots=1)
     ids = TrackIdentities(FakeEmbedder(), searcher, policy, landmarks=landmarks)
     bare = Face(BBox(0, 0, 5, 5), 1.0)
     first = ids.observe(1, PIXELS, bare)
@@ -115,7 +191,8 @@ def test_landmarks_are_added_only_while_a_track_may_be_searched() -> None:
 
 def test_after_its_first_search_a_track_is_rescored_on_every_nth_detection() -> None:
     searcher = FakeSearcher([[Match("ann", 0.95)]])
-    ids = TrackIdentities(FakeEmbedder(), searcher, IdentityPolicy(rescore_every=3))
+    policy = IdentityPolicy(rescore_every=3, keep_shots=1, min_shots=1)
+    ids = TrackIdentities(FakeEmbedder(), searcher, policy)
     assert ids.observe(1, PIXELS, shot(50)) is not None  # first search at once
     ids.observe(1, PIXELS, shot(90))  # detection 2: not looked at
     assert searcher.calls == 1

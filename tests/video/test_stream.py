@@ -67,7 +67,7 @@ def test_one_track_identified_once_through_missed_frames() -> None:
     assert events[1].subject_id == "subj-1" and events[1].operating_point == "fpir=0.01"
     assert [e.seq for e in events] == [1, 2, 3]
     assert {e.track_id for e in events} == {events[0].track_id}
-    assert summary.frames == 30 and summary.tracks == 1 and summary.searches == 1
+    assert summary.frames == 30 and summary.tracks == 1 and summary.searches == 3  # 3 shots
     assert summary.decisions == {events[0].track_id: "subj-1"}
 
 
