@@ -123,3 +123,14 @@ def test_models_list_json(capsys: pytest.CaptureFixture[str]) -> None:
     )
     assert pack["licence"]["weights"] and pack["provenance"]
     assert all(len(f["sha256"]) == 64 for f in pack["files"])
+
+
+def test_models_list_names_the_flip_pack(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "models", "list", "--json")
+    packs = {p["name"]: p for p in json.loads(out)["packs"]}
+    assert code == 0
+    assert packs["mobilefacenet-flip"]["roles"]["embedder"]["flip"] is True
+    assert packs["mobilefacenet"]["roles"]["embedder"]["flip"] is False
+    code, out, _ = run(capsys, "models", "list")
+    line = next(x for x in out.splitlines() if "test-time flip (each chip" in x)
+    assert code == 0 and "arcface-112" in line

@@ -38,6 +38,7 @@ def _print_pack(info: dict[str, Any], active: str) -> None:
             f"  embedder: {emb['kind']} {emb['output_dim']}-d, {emb['input_size']}px "
             f"{emb['colour_order']} {emb['layout']}{scale}, alignment {emb['alignment']}, "
             f"conversion {emb['conversion']}"
+            + (", test-time flip (each chip averaged with its mirror)" if emb.get("flip") else "")
         )
     for fig in info["published_accuracy"]:
         typer.echo(f"  published: {fig['benchmark']}: {fig['value']}")
