@@ -11,8 +11,10 @@ scene cuts), then every detection of every confirmed track is measured:
 - quality: the unified 0-100 score a track ranks its shots by
   (:func:`facegate.video.identity.shot_quality`);
 - embeddings: ``dlib`` (dlib's 5 points, dlib's chip), ``mobilefacenet`` aligned from the five
-  points derived from the 68 landmarks (``mfn-68``) and from MTCNN's five points
-  (``mfn-mtcnn``: MTCNN run on a crop around the track's box).
+  points derived from the 68 landmarks (``mfn-68``), from MTCNN's five points (``mfn-mtcnn``:
+  MTCNN run on a crop around the track's box) and from libfacedetection's own five keypoints
+  (``mfn-lfd5``: its native entry point on the frame's 480 px copy, the detection matching the
+  track's box).
 
 The two people are enrolled from their photos (``lin-manuel-miranda.png``,
 ``alex-lacamoire.png``) with each detector a gallery may have used (HOG, the photo default;
@@ -49,6 +51,7 @@ from facegate.errors import FacegateError
 from facegate.eval.video import load_ytf
 from facegate.gallery.enrollment import enrollment_face
 from facegate.liveness.signals import head_pose
+from facegate.models.libfacedetection import LibfacedetectionDetector
 from facegate.pipeline.engine import FaceEngine
 from facegate.types import BBox, Face, ImageArray, Landmarks
 from facegate.video.detect import video_engine_config, video_finder
@@ -143,6 +146,46 @@ def mtcnn_points(mtcnn: FaceEngine, pixels: ImageArray, box: BBox) -> Landmarks 
         if face.keypoints is not None and overlap >= best_iou:
             best, best_iou = face.keypoints.points / scale + np.array([x1, y1], np.float32), overlap
     return None if best is None else Landmarks(best.astype(np.float32))
+
+
+def lfd_points(
+    detector: LibfacedetectionDetector, pixels: ImageArray, box: BBox
+) -> Landmarks | None:
+    """libfacedetection's own five keypoints (ArcFace order) for the face in ``box``: the
+    detection on the frame (480 px copy, as video detects) overlapping the box most (IoU >= 0.5)."""
+    rows, points = detector.detect_rows(pixels)
+    if points is None:
+        return None
+    best, best_iou = None, 0.5
+    for row, pts in zip(rows, points, strict=True):
+        overlap = BBox(*map(float, row[:4])).iou(box)
+        if overlap >= best_iou:
+            best, best_iou = pts, overlap
+    return None if best is None else Landmarks(np.asarray(best, np.float32))
+
+
+def add_lfd5(name: str, shots: dict[str, list[dict[str, object]]], source: FrameSource,
+             engines: Callable[[], dict[str, FaceEngine]]) -> None:  # fmt: skip
+    """``mfn-lfd5``: mobilefacenet aligned on libfacedetection's own keypoints (a second pass,
+    cached in the same file)."""
+    if all("mfn-lfd5" in shot for track in shots.values() for shot in track):
+        return
+    built = engines()
+    detector = LibfacedetectionDetector(0.5, max_side=480, threads=1)
+    wanted = {shot["frame"] for track in shots.values() for shot in track}
+    frames = {f.index: f.pixels for f in source.frames() if f.index in wanted}
+    source.close()
+    for track in shots.values():
+        for shot in track:
+            pixels = frames[int(shot["frame"])]  # type: ignore[call-overload]
+            box = BBox(*shot["box"])  # type: ignore[misc]
+            points = lfd_points(detector, pixels, box)
+            shot["lfd_points"], shot["mfn-lfd5"] = points is not None, None
+            if points is not None:
+                face = built["dlib"].add_landmarks(pixels, [Face(box, 1.0)])[0]
+                aligned = Face(box, 1.0, landmarks=face.landmarks, keypoints=points)
+                shot["mfn-lfd5"] = vector(built["mtcnn"].embed_faces(pixels, [aligned])[0])
+    (CACHE / f"shots_{name}.json").write_text(json.dumps(shots))
 
 
 def vector(face: Face) -> list[float] | None:
@@ -285,12 +328,14 @@ def main() -> None:
     def engines() -> dict[str, FaceEngine]:
         return build_engines(home)
 
-    clips = [Clip("hamilton", measure_clip("hamilton", lambda: FileSource(CLIP), engines),
-                  who, PEOPLE)]  # fmt: skip
+    shots = measure_clip("hamilton", lambda: FileSource(CLIP), engines)
+    add_lfd5("hamilton", shots, FileSource(CLIP), engines)
+    clips = [Clip("hamilton", shots, who, PEOPLE)]
     for clip in sorted(load_ytf(YTF)):
         person, number = clip.rstrip("0123456789"), clip[len(clip.rstrip("0123456789")) :]
         folder = YTF / person / number
         shots = measure_clip(clip, lambda f=folder: FrameFolderSource(f, fps=30.0), engines)
+        add_lfd5(clip, shots, FrameFolderSource(folder, fps=30.0), engines)
         clips.append(Clip(clip, shots, ytf_who(YTF, clip), YTF_PEOPLE))
     photos = enrol_photos(args.strangers)
     enrolled = enrol_templates(home, photos)

@@ -18,7 +18,12 @@ from facegate.types import BBox, Embedding, Face, OperatingPoint
 from facegate.video.identity import IdentityPolicy, Match, SearchResult, TrackIdentities
 
 Who = Callable[[int, Sequence[float]], str | None]
-PROBES = {"dlib": "dlib", "mfn-68": "mobilefacenet", "mfn-mtcnn": "mobilefacenet"}
+PROBES = {
+    "dlib": "dlib",
+    "mfn-68": "mobilefacenet",
+    "mfn-mtcnn": "mobilefacenet",
+    "mfn-lfd5": "mobilefacenet",
+}
 RULES: dict[str, IdentityPolicy] = {"shipped": IdentityPolicy()}
 TOP_K = 3
 
@@ -185,6 +190,7 @@ def track_row(track_id: str, shots: list[dict[str, Any]], who: Who) -> dict[str,
         if yaws else None,
         "quality": {"max": max(quality), "mean": round(float(np.mean(quality)), 2)},
         "mtcnn_points": sum(1 for s in shots if s["mtcnn_points"]),
+        "lfd_points": sum(1 for s in shots if s.get("lfd_points")),
     }  # fmt: skip
 
 
