@@ -7,6 +7,8 @@ Needs face_recognition (``make bench-env``):
 
     .venv-bench/bin/python bench/e2e_detectors.py --home DATA_DIR [--images 40] [--detectors a,b]
 
+A detector may be named with an upsampling, ``libfacedetection:0`` (default: the engine's, 1).
+
 Per detector, face_recognition is timed again right before it, so each ratio compares two runs
 under the same load; both wall time and process CPU time (all threads) are reported, since the
 machine may be shared.
@@ -67,7 +69,10 @@ def main() -> None:
         "hog", *[d for d in installed_detectors(args.home) if d not in ("hog", "cnn")]
     ]  # fmt: skip
     for name in names:
-        engine = FaceEngine(EngineConfig(detector=name), home=args.home).load()  # type: ignore[arg-type]
+        detector, _, upsample = name.partition(":")  # "libfacedetection:0": upsample 0
+        extra: dict[str, Any] = {"upsample": int(upsample)} if upsample else {}
+        config = EngineConfig(detector=detector, **extra)
+        engine = FaceEngine(config, home=args.home).load()
         faces = [0]
 
         def fg_run(engine: FaceEngine = engine, faces: list[int] = faces) -> None:

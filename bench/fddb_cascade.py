@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from facegate.eval import metrics as m
 from facegate.eval.datasets import FddbImage, read_fddb
@@ -56,6 +57,7 @@ class Data:
     def __init__(self, folds: list[int]) -> None:
         self.images: list[FddbImage] = []
         self.rows: list[np.ndarray] = []
+        self.sizes: list[tuple[int, int]] = []
         for fold in folds:
             fddb = read_fddb(FDDB, [fold])
             z = np.load(CACHE / f"fold{fold:02d}.npz")
@@ -65,6 +67,8 @@ class Data:
             for i, im in enumerate(fddb.images):
                 self.images.append(im)
                 self.rows.append(table[table[:, 0] == i])
+                with Image.open(im.path) as pic:  # header only: the size boxes are clipped to
+                    self.sizes.append(pic.size)
         self._overlaps: dict[tuple[str, Any], list[np.ndarray]] = {}
 
     def boxes(self, k: int, box: str, affine: tuple[float, ...] | None) -> np.ndarray:
@@ -74,8 +78,10 @@ class Data:
             sq = _square(b)
             side = (sq[:, 2] - sq[:, 0] + 1)[:, None]
             b = np.where(r[:, 8:9] > 0, sq + r[:, 9:13] * side, b)
-        if affine is not None:
+        if affine is not None:  # clipped to the image, as the detector returns its boxes
+            width, height = self.sizes[k]
             b = BoxAffine(*affine).apply_array(b)
+            b = np.clip(b, 0, [width, height, width, height])
         return b
 
     def overlaps(self, box: str, affine: tuple[float, ...] | None) -> dict[int, np.ndarray]:

@@ -116,7 +116,7 @@ LANDMARK_BOX_ADAPTERS: dict[str, BoxAffine] = {
     "libfacedetection": BoxAffine(dx=-0.0222, dy=0.0403, sx=1.1237, sy=0.8504),
     # libfacedetection's adapter composed with the inverse of the cascade's FDDB framing
     # (facegate.models.cascade.CascadeConfig.framing): its boxes are libfacedetection's, reframed
-    "libfacedetection-onet": BoxAffine(dx=-0.0217, dy=0.1015, sx=1.0585, sy=0.711),
+    "libfacedetection-onet": BoxAffine(dx=-0.0211, dy=0.0989, sx=1.0314, sy=0.6927),
     "blazeface-back": BoxAffine(dx=-0.0375, dy=-0.0505, sx=1.0002, sy=0.991),
     "blazeface-full": BoxAffine(dx=-0.0272, dy=-0.0102, sx=0.9508, sy=0.9421),
 }
