@@ -3,7 +3,9 @@ open-set search and test-time flip, from one cached detection pass per point sou
 
 Point sources (``bench/arcface_cache.py``): ``mtcnn`` (the pack's decided alignment, R-Net and
 O-Net crops padded), ``mtcnn-stretch`` (facenet-pytorch's crops, as the engine ran MTCNN before),
-``mtcnn-imgpad`` (that on a replicate-padded copy), ``hog68`` (HOG + 68 landmarks). Chip borders:
+``mtcnn-imgpad`` (that on a replicate-padded copy), ``mtcnn-refine`` (``mtcnn`` with the five
+points read again by a second O-Net pass on the final box), ``hog68`` (HOG + 68 landmarks).
+Chip borders:
 ``constant`` (black outside the image, the engine's), ``grey``, ``replicate`` or ``reflect``.
 Each chip is embedded alone and with its mirror, so "flip" costs nothing more to measure.
 
@@ -53,6 +55,7 @@ from arcface_cache import (
     bench_pack,
     detect_points,
     embed_points,
+    refine_points,
 )
 from facegate.config import EngineConfig
 from facegate.errors import ConfigError
@@ -175,7 +178,7 @@ def deployment(vec: np.ndarray, races: np.ndarray, adult: np.ndarray) -> list[di
 def run_utkface(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     faces, _ = read_utkface(args.utkface_root)
     paths = [f.path for f in faces]
-    pts = {
+    pts = {  # mtcnn-refine: the engine's MTCNN with refine_keypoints, run afresh
         s: detect_points("utk", paths, s, "largest", args.home, cache, args.workers)
         for s in args.sources
     }
@@ -277,8 +280,16 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> dict[str, Any]:
     kept: dict[tuple[str, str], Embedded] = {}
     for source in args.sources:
         pts = detect_points(
-            "lfw", [Path(p) for p in paths], source, "centre", args.home, cache, args.workers
+            "lfw",
+            [Path(p) for p in paths],
+            source.removesuffix("-refine"),
+            "centre",
+            args.home,
+            cache,
+            args.workers,
         )
+        if source == "mtcnn-refine":
+            pts = refine_points(name, pts, args.home, cache)
         det = dict(zip(pts.paths, pts.detected.tolist(), strict=True))
         out[f"{source}|misses"] = int((~pts.detected).sum())
         for border in args.borders:

@@ -144,3 +144,15 @@ def test_five_points_on_a_tight_crop(mtcnn_home: Path, examples: Path, pad: bool
         assert error < 0.1
     else:  # measured: 0.35
         assert error > 0.2
+
+
+def test_refined_keypoints_keep_box_and_score(mtcnn_home: Path, examples: Path) -> None:
+    image = decode(examples / "two_people.jpg")
+    once = MtcnnDetector(mtcnn_home).detect_keypoints(image)
+    again = MtcnnDetector(mtcnn_home, MtcnnConfig(refine_keypoints=True)).detect_keypoints(image)
+    assert [(f.box, f.score) for f in once] == [(f.box, f.score) for f in again]
+    for a, b in zip(once, again, strict=True):
+        assert a.keypoints is not None and b.keypoints is not None
+        eyes = float(np.linalg.norm(a.keypoints.points[1] - a.keypoints.points[0]))
+        moved = float(np.abs(a.keypoints.points - b.keypoints.points).max()) / eyes
+        assert 0 < moved < 0.15  # read again from a re-centred crop: close, not the same
