@@ -95,15 +95,16 @@ def onnx_path(net: str, home: Path) -> Path:
     return target
 
 
-def session(net: str, home: Path) -> Any:
-    """An ONNX Runtime session on MTCNN network ``net`` (P-Net without a memory arena)."""
+def session(net: str, home: Path, threads: int | None = None) -> Any:
+    """An ONNX Runtime session on MTCNN network ``net`` (P-Net without a memory arena;
+    ``threads``: intra-op threads, default the process's setting)."""
     from facegate.models.onnx_runtime import create_session
 
     arena = net != "pnet"  # P-Net runs on every pyramid size
     path = onnx_path(net, home)
     try:
-        return create_session(path, memory_arena=arena)
+        return create_session(path, memory_arena=arena, threads=threads)
     except ModelConversionError:
         logger.warning("cached model %s could not be loaded; converting it again", path)
         path.unlink(missing_ok=True)
-        return create_session(onnx_path(net, home), memory_arena=arena)
+        return create_session(onnx_path(net, home), memory_arena=arena, threads=threads)

@@ -56,19 +56,23 @@ def _log_providers_once(providers: Sequence[str]) -> None:
 
 
 def create_session(
-    model: Path | bytes, providers: Sequence[str] | None = None, memory_arena: bool = True
+    model: Path | bytes,
+    providers: Sequence[str] | None = None,
+    memory_arena: bool = True,
+    threads: int | None = None,
 ) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``model`` (a path or serialized bytes).
 
     ``memory_arena=False`` returns activation memory after each run: right for a model whose
     input size varies (the CNN detector on photos of any size), where an arena would keep the
-    largest run's memory for good.
+    largest run's memory for good. ``threads`` sets the intra-op threads (default: the
+    process's setting, else one per CPU); small models on small batches run best on one.
     """
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    options.intra_op_num_threads = _intra_op_threads or os.cpu_count() or 1
+    options.intra_op_num_threads = threads or _intra_op_threads or os.cpu_count() or 1
     options.enable_cpu_mem_arena = memory_arena
     if providers is None:
         available = ort.get_available_providers()
