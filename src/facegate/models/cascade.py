@@ -71,11 +71,14 @@ class OnetScorer:
             return out
         pixels = image.astype(np.float32)
         squares = _square(np.asarray(boxes, dtype=np.float64)[:, :4])
-        large, valid = _crops(pixels, squares, 48)
+        # crops cut by the image border are stretched (facenet-pytorch's way), not padded: the
+        # cascade's constants and every figure in docs/BENCHMARKS.md were measured so
+        large, valid = _crops(pixels, squares, 48, pad=False)
         if not valid.any():
             return out
         if rnet:
-            out.rnet[valid] = self._net("rnet", _crops(pixels, squares, 24)[0])[1][:, 1]
+            small = _crops(pixels, squares, 24, pad=False)[0]
+            out.rnet[valid] = self._net("rnet", small)[1][:, 1]
         reg, points, prob = self._net("onet", large)
         out.onet[valid] = prob[:, 1]
         out.regression[valid] = reg
