@@ -219,6 +219,10 @@ RULES = {
     "libfd-1x+flip-vote": Rule(scales=(1, 3), nms=0.5, vote=0.5),
     "libfd-1x+2x+flip-vote": Rule(scales=(1, 2, 3), nms=0.5, vote=0.5),
     "libfd-1x+2x-vote": Rule(scales=(1, 2), nms=0.5, vote=0.5),
+    # the chosen rule's parts one at a time (raw boxes): what O-Net adds
+    "mirror-minw12-nms0.3-no-onet": Rule(scales=(1, 3), nms=0.3, min_width=12.0),
+    "image-minw12-onet": Rule(onet_weight=0.2, onet_power=0.1, min_width=12.0),
+    "mirror-nms0.3-onet-no-minw": Rule(scales=(1, 3), onet_weight=0.2, nms=0.3, onet_power=0.1),
 }
 
 
@@ -233,6 +237,8 @@ def main() -> None:
     test = [k for k, im in enumerate(data.images) if im.fold not in (1, 2)]
     every = list(range(len(data.images)))
     rules = dict(RULES)
+    # libfacedetection alone, with its own ellipse affine (fitted on folds 1-2, boxes clipped)
+    rules["libfd-1x-affine"] = replace(Rule(), affine=fit_affine(data, Rule(), fit))
     if args.search:
         grid = itertools.product(
             [(1,), (1, 2), (1, 3), (1, 2, 3)],
