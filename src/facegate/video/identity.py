@@ -32,7 +32,7 @@ needs more evidence than "unknown" does.
 
 Each term of the mean is one shot's similarity, the score the pack's calibration was measured
 on, and a mean of scores crosses a threshold only where some of them do, so the calibrated
-operating point holds for tracks (on the Hamilton and YouTube Faces tracks against 99 LFW
+operating point holds for tracks (on the Hamilton and YouTube Faces tracks against 91 LFW
 strangers, fewer pairs reached the calibrated thresholds than with single shots; the unit
 template alone scored strangers higher: docs/BENCHMARKS.md, "Identity per track"). A shot that
 happens to score the wrong person just above the threshold no longer names the track when its
