@@ -66,34 +66,15 @@ EXAMPLES = DATA / "face_recognition" / "examples"
 CACHE = HERE / ".cache" / "video_identity"
 OUT = HERE / "results" / "video_identity.json"
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "tests" / "video"))
+from hamilton_truth import who  # noqa: E402  (the labels the identity test uses)
+
 PEOPLE = ("lin-manuel-miranda", "alex-lacamoire")
-LIN, ALEX = PEOPLE
-STAGE_WIDE, AUDIENCE_1, STAGE_CLOSE = (0, 20), (20, 82), (82, 211)
 YTF = DATA / "ytf_dev"
 LFW = DATA / "lfw"
 YTF_PEOPLE = ("Aaron_Guiel", "Albert_Brooks", "Alberto_Ruiz_Gallardon")
 ENROL_DETECTORS = ("hog", "libfacedetection", "mtcnn")
 Who = Callable[[int, Sequence[float]], str | None]
-
-
-def who(frame: int, box: Sequence[float]) -> str | None:
-    """Who a track is, from where and when it starts (looked up frame by frame): Miranda
-    (short hair, dark suit) singing on the right of the wide stage shot and in the close-up;
-    Lacamoire (curly hair, beard, grey jacket, light blue shirt) at the piano on the far left of
-    the wide shot, and in profile filling the right of the first audience shot, where the camera
-    looks past him at the audience; anyone else (audience, a raised hand) is nobody enrolled."""
-    centre_x, centre_y = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
-    if STAGE_WIDE[0] <= frame < STAGE_WIDE[1]:
-        if 480 <= centre_x <= 620 and centre_y < 150:
-            return LIN
-        if centre_x < 150 and 150 <= centre_y <= 260:
-            return ALEX
-        return None
-    if STAGE_CLOSE[0] <= frame < STAGE_CLOSE[1]:
-        return LIN
-    if AUDIENCE_1[0] <= frame < AUDIENCE_1[1] and (box[2] >= 600 or box[3] - box[1] >= 150):
-        return f"{ALEX} (profile)"
-    return None
 
 
 def ytf_who(root: Path, clip: str) -> Who:

@@ -17,6 +17,18 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 DEFAULT_HOME = Path("./facegate-data")
 
 
+DetectorName = Literal[
+    "hog",
+    "cnn",
+    "mtcnn",
+    "libfacedetection",
+    "libfacedetection-onet",
+    "blazeface-back",
+    "blazeface-full",
+]
+"""Every detector the engine can run (``facegate.models.detectors`` lists them from this)."""
+
+
 class ImageLimits(BaseModel):
     """Limits applied when decoding untrusted images."""
 
@@ -52,15 +64,7 @@ class EngineConfig(BaseModel):
         "default: same results, about 10x faster); 'dlib' runs dlib's own C++ runtime, the "
         "reference.",
     )
-    detector: Literal[
-        "hog",
-        "cnn",
-        "mtcnn",
-        "libfacedetection",
-        "libfacedetection-onet",
-        "blazeface-back",
-        "blazeface-full",
-    ] = Field(
+    detector: DetectorName = Field(
         "hog",
         title="Face detector",
         description="dlib's HOG or CNN (MMOD) detector; 'mtcnn' (after 'facegate models install "

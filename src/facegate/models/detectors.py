@@ -25,19 +25,13 @@ from __future__ import annotations
 import importlib.util
 from dataclasses import replace
 from pathlib import Path
+from typing import get_args
 
+from facegate.config import DetectorName
 from facegate.errors import ConfigError, ModelFileMissingError
 from facegate.models.base import Detector
 
-DETECTORS = (
-    "hog",
-    "cnn",
-    "mtcnn",
-    "libfacedetection",
-    "libfacedetection-onet",
-    "blazeface-back",
-    "blazeface-full",
-)
+DETECTORS: tuple[str, ...] = get_args(DetectorName)
 # Detectors that belong to no model pack: any pack's engine can use them by name.
 STANDALONE_DETECTORS = DETECTORS[2:]
 

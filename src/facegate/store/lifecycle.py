@@ -27,6 +27,7 @@ from facegate.store.schema import (
     SubjectRow,
     TemplateRow,
 )
+from facegate.store.templates import template_value
 from facegate.store.transactions import Transactions
 
 log = logging.getLogger(__name__)
@@ -117,16 +118,7 @@ class LifecycleQueries:
             if row is None:
                 raise StoreError(f"no template with id {template_id}")
             subject = s.get(SubjectRow, row.subject_row)
-            info = TemplateInfo(
-                row.id,
-                subject.id if subject is not None else "",
-                row.pack,
-                row.dim,
-                row.quality,
-                row.image_sha256,
-                row.created_at,
-                row.purpose,
-            )
+            info = template_value(subject.id if subject is not None else "", row)
             owner = row.subject_row
             s.delete(row)
             record_changes(s, self._clock(), "subject", [owner], info.purpose)
