@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from gallery_fakes import face_image
 
 from facegate.cli.main import main
+from facegate.errors import StoreError
 from facegate.gallery.service import Gallery
+from facegate.privacy import audit
 from facegate.privacy.audit import Actor, AuditEvent, score_band
+from facegate.store.schema import AuditRow
 
 
 def _populate(gallery: Gallery) -> str:
@@ -65,6 +69,43 @@ def test_score_band_is_coarse() -> None:
     assert score_band(0.934) == "0.9-1.0" and score_band(0.61) == "0.6-0.7"
     assert score_band(-0.05) == "-0.1-0.0" or score_band(-0.05) == "0.0-0.1"
     assert score_band(None) is None
+
+
+def test_the_width_limits_are_the_columns_widths() -> None:
+    columns = AuditRow.__table__.columns
+    assert columns["key_id"].type.length == audit.KEY_ID_MAX == 64
+    assert columns["request_id"].type.length == audit.REQUEST_ID_MAX == 64
+    assert columns["operation"].type.length == audit.OPERATION_MAX == 32
+    assert columns["purpose"].type.length == audit.PURPOSE_MAX == 64
+
+
+def test_values_at_the_limit_are_kept_whole(gallery: Gallery) -> None:
+    gallery.add_purpose("p" * 64)
+    actor = Actor("k" * 64, "r" * 64)
+    gallery.record(AuditEvent("o" * 32, "p" * 64, (), "kept whole"), actor)
+    record = gallery.audit.records()[-1]
+    assert (record.key_id, record.request_id) == ("k" * 64, "r" * 64)
+    assert (record.operation, record.purpose) == ("o" * 32, "p" * 64)
+    assert gallery.audit.verify().ok
+
+
+@pytest.mark.parametrize(
+    ("make", "field", "length"),
+    [
+        (lambda: Actor("k" * 65), "key_id", 65),
+        (lambda: Actor("cli", "r" * 100), "request_id", 100),
+        (lambda: AuditEvent("o" * 33), "operation", 33),
+        (lambda: AuditEvent("identify", "p" * 65), "purpose", 65),
+    ],
+)
+def test_too_long_values_are_refused_not_cut(
+    gallery: Gallery, make: Callable[[], object], field: str, length: int
+) -> None:
+    before = gallery.audit.head()
+    with pytest.raises(StoreError, match=f"audit {field} is {length} characters long") as info:
+        make()
+    assert "never shortens" in str(info.value) and "\n" not in str(info.value)
+    assert gallery.audit.head() == before  # nothing was written
 
 
 def test_untouched_chain_verifies(

@@ -57,6 +57,12 @@ HEAD_KEY = "audit_head"
 _VERSION = 1
 _HKDF_INFO = b"facegate/audit-chain/v1"
 _RETRIES = 50
+# The widths of the audit_chain columns (store.schema.AuditRow). A longer value is refused
+# where it is made, never cut: a record must say exactly who did what.
+KEY_ID_MAX = 64
+REQUEST_ID_MAX = 64
+OPERATION_MAX = 32
+PURPOSE_MAX = 64
 
 
 def utc_clock() -> datetime:
@@ -76,23 +82,48 @@ def score_band(similarity: float | None) -> str | None:
     return f"{low:.1f}-{low + 0.1:.1f}"
 
 
+def _check_width(field_name: str, value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise StoreError(
+            f"audit {field_name} is {len(value)} characters long; the audit chain keeps at most "
+            f"{limit} and never shortens a value: use a shorter {field_name}"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class Actor:
-    """Who acts: an API key id (``a1b2c3d4e5f6``) or a local actor (``cli``, ``python``)."""
+    """Who acts: an API key id (``a1b2c3d4e5f6``) or a local actor (``cli``, ``python``).
+
+    ``key_id`` and ``request_id`` hold at most 64 characters each; a longer one raises
+    :class:`~facegate.errors.StoreError` here, before anything is written.
+    """
 
     key_id: str = "python"
     request_id: str = ""
 
+    def __post_init__(self) -> None:
+        _check_width("key_id", self.key_id, KEY_ID_MAX)
+        _check_width("request_id", self.request_id, REQUEST_ID_MAX)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEvent:
-    """What happened, as a caller states it; :meth:`AuditChain.append` links and stores it."""
+    """What happened, as a caller states it; :meth:`AuditChain.append` links and stores it.
+
+    ``operation`` holds at most 32 characters and ``purpose`` 64; a longer one raises
+    :class:`~facegate.errors.StoreError` here, before anything is written.
+    """
 
     operation: str
     purpose: str | None = None
     subject_ids: Sequence[str] = ()
     decision: str = ""
     score: float | None = None
+
+    def __post_init__(self) -> None:
+        _check_width("operation", self.operation, OPERATION_MAX)
+        if self.purpose is not None:
+            _check_width("purpose", self.purpose, PURPOSE_MAX)
 
 
 @dataclass(frozen=True, slots=True)
@@ -245,9 +276,9 @@ class AuditChain:
             unsigned = AuditRecord(
                 seq,
                 stamp(self._clock()),
-                who.key_id[:64],
-                who.request_id[:64],
-                event.operation[:32],
+                who.key_id,
+                who.request_id,
+                event.operation,
                 event.purpose,
                 refs,
                 event.decision,
