@@ -88,8 +88,8 @@ def replay(
     decision = identities.decision(1)
     if decision is None:
         return {"subject": None, "score": None, "searches": 0}
-    return {"subject": decision.subject_id, "score": round(decision.score, 4),
-            "searches": identities.searches}  # fmt: skip
+    score = None if decision.score is None else round(decision.score, 4)
+    return {"subject": decision.subject_id, "score": score, "searches": identities.searches}
 
 
 def weighted_template(vecs: np.ndarray, weights: Sequence[float], unit: bool) -> np.ndarray:

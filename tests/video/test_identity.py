@@ -157,7 +157,26 @@ def test_one_shot_over_the_threshold_does_not_name_a_track_whose_other_shots_dis
     assert searcher.calls == 3
     made = [d for d in decisions if d is not None]
     assert [d.subject_id for d in made] == [None]  # one "unknown", never "ann"
-    assert abs(made[0].score) < 1e-9  # the gallery gave no candidate at 0.85 < 0.9
+    assert made[0].score is None  # the gallery gave no candidate at 0.85 < 0.9: no score
+
+
+class NothingEmbedded:
+    """An embedder that finds nothing to embed in the shot (e.g. landmarks off the chip)."""
+
+    def embed_faces(self, pixels: ImageArray, faces: Sequence[Face]) -> list[Face]:
+        return list(faces)
+
+
+def test_unknown_without_a_candidate_or_an_embedded_shot_has_no_score() -> None:
+    template = track_template([(50.0, unit(1, 0))])
+    assert decide(1, SearchResult([], POINT), template, 1, 50.0).score is None
+    low = decide(1, SearchResult([Match("ann", 0.5)], POINT), template, 1, 50.0)
+    assert low.subject_id is None and low.score == pytest.approx(0.5)  # a real low score
+    searcher = FakeSearcher([[Match("ann", 0.95)]])
+    ids = TrackIdentities(NothingEmbedded(), searcher, IdentityPolicy(keep_shots=1, min_shots=1))
+    decision = ids.observe(1, PIXELS, shot(50))
+    assert decision is not None and decision.subject_id is None and decision.score is None
+    assert searcher.calls == 0 and decision.shots == 0  # nothing embedded: nothing searched
 
 
 def test_a_changed_decision_is_reported_and_forget_drops_the_track() -> None:

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import io
+import json
 from collections.abc import Iterator
 
 import numpy as np
 
 from facegate.types import BBox, Face, ImageArray
-from facegate.video.events import ListSink
+from facegate.video.events import JsonLinesSink, ListSink
 from facegate.video.identity import IdentityPolicy, Match, TrackIdentities
 from facegate.video.sources import Frame, SourceStats
 from facegate.video.stream import StreamAnalyzer
@@ -44,11 +46,12 @@ class ScriptedSource:
         return [Face(BBox(10 + 3 * i, 20, 50 + 3 * i, 60), 1.0, quality=60.0)]
 
 
-def analyzer_for(source: ScriptedSource, **kwargs: object) -> StreamAnalyzer:
+def analyzer_for(
+    source: ScriptedSource, answer: list[Match] | None = None, **kwargs: object
+) -> StreamAnalyzer:
     counter = [0]
-    identities = TrackIdentities(
-        FakeEmbedder(), FakeSearcher([[Match("subj-1", 0.97)]]), IdentityPolicy()
-    )
+    found = [Match("subj-1", 0.97)] if answer is None else answer
+    identities = TrackIdentities(FakeEmbedder(), FakeSearcher([found]), IdentityPolicy())
     return StreamAnalyzer(
         lambda px: source.find(px, counter),
         identities=identities,
@@ -99,3 +102,20 @@ def test_detect_every_n_frames_holds_boxes_between() -> None:
     analyzer.run(source, on_frame=lambda f, r: seen.append((f.index, r.detected, len(r.tracks))))
     assert [d for _, d, _ in seen] == [i % 3 == 0 for i in range(12)]
     assert all(n == 1 for i, _, n in seen if i >= 3)
+
+
+def test_a_track_with_no_candidate_is_unknown_without_a_score() -> None:
+    """The events, and the JSON lines `facegate video --json` prints, carry no score where the
+    search gave no candidate to score (not a score of 0)."""
+    source = ScriptedSource(10, missing=set())
+    analyzer = analyzer_for(source, answer=[])
+    analyzer.run(source)
+    events = analyzer.sink.events  # type: ignore[attr-defined]
+    assert [e.type for e in events] == ["track_started", "unknown", "track_left"]
+    unknown = events[1]
+    assert unknown.score is None and unknown.operating_point == "fpir=0.01"
+    out = io.StringIO()
+    JsonLinesSink(out).emit(unknown)
+    line = json.loads(out.getvalue())
+    assert line["type"] == "unknown" and "score" not in line
+    assert line["operating_point"] == "fpir=0.01"

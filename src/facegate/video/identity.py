@@ -85,11 +85,16 @@ AddLandmarks = Callable[[ImageArray, Sequence[Face]], list[Face]]
 
 @dataclass(frozen=True, slots=True)
 class TrackDecision:
-    """Who a track is: a subject id, or None for unknown, with the score that decided."""
+    """Who a track is: a subject id, or None for unknown, with the score that decided.
+
+    ``score`` is the track score of the best candidate; None when there was none to score (the
+    search returned no candidate, or no shot of the track could be embedded yet): such a track
+    is unknown without a score, not unknown at score 0.
+    """
 
     track_id: int
     subject_id: str | None
-    score: float
+    score: float | None
     operating_point: OperatingPoint
     shots: int
     best_quality: float
@@ -175,11 +180,12 @@ def decide(
     best_quality: float,
 ) -> TrackDecision:
     """The track's decision from the search of its template: the best candidate when its track
-    score reaches the operating point's threshold, else unknown."""
+    score reaches the operating point's threshold, else unknown (without a score when the
+    search returned no candidate)."""
     point = result.operating_point
     best = max(result.candidates, key=lambda m: m.similarity, default=None)
     if best is None:
-        return TrackDecision(track_id, None, 0.0, point, shots, best_quality)
+        return TrackDecision(track_id, None, None, point, shots, best_quality)
     score = template.score(best.similarity)
     known = best.subject_id if score >= point.threshold else None
     return TrackDecision(track_id, known, score, point, shots, best_quality)
@@ -256,7 +262,7 @@ class TrackIdentities:
             del state.shots[self.policy.keep_shots :]
         if not state.shots:  # nothing could be embedded yet: unknown, no search
             point = state.point or OperatingPoint("none", float("inf"))
-            return TrackDecision(track_id, None, 0.0, point, 0, state.best_quality)
+            return TrackDecision(track_id, None, None, point, 0, state.best_quality)
         template = track_template(state.shots)
         result = self.searcher.search([Face(shot.box, shot.score, embedding=template.embedding)])[0]
         self.searches += 1
