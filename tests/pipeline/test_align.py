@@ -120,3 +120,35 @@ def test_quick_chip_is_close_to_the_exact_chip_and_scores_alike(
         assert np.abs(exact.astype(np.int16) - quick.astype(np.int16)).mean() < 4.0
         q_exact, q_quick = face_quality(exact, marks).score, face_quality(quick, marks).score
         assert abs(q_exact - q_quick) < 5.0, (name, q_exact, q_quick)
+
+
+@pytest.mark.parametrize("name", ["obama.jpg", "two_people.jpg", "obama-1080p.jpg"])
+def test_fast_chip_is_within_one_grey_level_of_dlibs(
+    examples: Path, dlib_models: tuple[object, object], name: str
+) -> None:
+    """OpenCV's chip (``method="fast"``) samples where dlib does, with dlib's pyramid (the
+    1080p face goes through it), truncation and black outside: a grey level at most, rarely."""
+    detector, predictor = dlib_models
+    image = decode(examples / name)
+    for rect in detector(image, 1):  # type: ignore[operator]
+        shape = predictor(image, rect)  # type: ignore[operator]
+        reference = dlib.get_face_chip(image, shape, size=150, padding=0.25)
+        marks = Landmarks(np.array([[p.x, p.y] for p in shape.parts()], dtype=np.float32))
+        fast = face_chip(image, marks, method="fast")
+        diff = np.abs(reference.astype(np.int16) - fast.astype(np.int16))
+        assert fast.shape == (150, 150, 3) and fast.dtype == np.uint8
+        assert diff.max() <= 1 and diff.mean() < 0.01, (name, diff.max(), diff.mean())
+
+
+def test_fast_chip_leaves_the_image_black_as_dlib_does(examples: Path) -> None:
+    """A face cut by the image border: samples outside it are black in both chips."""
+    image = decode(examples / "obama.jpg")
+    marks = Landmarks(
+        np.array([[560, 300], [520, 302], [420, 300], [460, 302], [490, 380]], np.float32)
+    )
+    cut = np.ascontiguousarray(image[:, 470:])  # the face's left half is gone
+    shifted = Landmarks(marks.points - np.array([470, 0], np.float32))
+    exact = face_chip(cut, shifted)
+    fast = face_chip(cut, shifted, method="fast")
+    assert (exact == 0).all(axis=2).mean() > 0.2  # a black band where the image ends
+    assert np.abs(exact.astype(np.int16) - fast.astype(np.int16)).max() <= 1

@@ -27,11 +27,23 @@ def test_plan_scales_large_images_and_chooses_upsampling() -> None:
     assert small == DetectionPlan(1.0, 1)  # 40 px faces need one doubling to reach 80
     assert plan_detection(853, 480, max_side=1600, min_face=80, max_upsample=1).upsample == 0
     big = plan_detection(6000, 6000, max_side=1600, min_face=400, max_upsample=2)
-    assert big.scale == pytest.approx(1600 / 6000)
-    assert big.upsample == 0  # 400 px faces are 107 px on the copy: no upsampling needed
+    # 400 px faces would be 107 px at 1600 px: the copy shrinks until they are dlib's 80
+    assert big.scale == pytest.approx(80 / 400)
+    assert big.upsample == 0
     tall = plan_detection(3000, 12000, max_side=1500, min_face=160, max_upsample=2)
     assert tall.scale == pytest.approx(0.125) and tall.upsample == 2  # 20 px -> capped at 2
     assert plan_detection(100, 100, max_side=1600, min_face=1, max_upsample=0).upsample == 0
+
+
+def test_plan_shrinks_for_large_faces_down_to_a_floor() -> None:
+    """A 250x250 portrait whose faces matter from 40 px: libfacedetection (20 px native)
+    detects on a 125x125 copy; the copy is never made smaller than 64 px."""
+    portrait = plan_detection(250, 250, max_side=1600, min_face=40, max_upsample=1, native_min=20)
+    assert portrait == DetectionPlan(0.5, 0)
+    huge = plan_detection(250, 250, max_side=1600, min_face=200, max_upsample=1, native_min=20)
+    assert huge.scale == pytest.approx(64 / 250) and huge.upsample == 0
+    tiny = plan_detection(50, 40, max_side=1600, min_face=40, max_upsample=1, native_min=20)
+    assert tiny == DetectionPlan(1.0, 0)  # already under 64 px: not scaled up, not shrunk
 
 
 def test_scaled_copy_and_map_back() -> None:
@@ -77,8 +89,10 @@ def test_engine_detects_on_a_bounded_copy_and_maps_boxes_back() -> None:
     engine = FaceEngine(config, detector=recorder)
     result = engine.detect(np.zeros((4000, 3000, 3), np.uint8), quality=False)
     (w, h, upsample), *_ = recorder.seen
-    assert max(w, h) == 1000  # never the 12 MP original
-    assert upsample == 0  # 400 px faces are 100 px on the copy: no upsampling needed
+    # never the 12 MP original; 400 px faces are 100 px at 1000 px, more than dlib's 80, so
+    # the copy shrinks further, to 800 px, and needs no upsampling
+    assert max(w, h) == 800
+    assert upsample == 0
     assert result.faces[0].box == BBox(750, 1000, 2250, 3000)
 
 

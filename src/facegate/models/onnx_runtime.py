@@ -60,6 +60,7 @@ def create_session(
     providers: Sequence[str] | None = None,
     memory_arena: bool = True,
     threads: int | None = None,
+    spinning: bool = True,
 ) -> Any:
     """An ``onnxruntime.InferenceSession`` for ``model`` (a path or serialized bytes).
 
@@ -67,6 +68,10 @@ def create_session(
     input size varies (the CNN detector on photos of any size), where an arena would keep the
     largest run's memory for good. ``threads`` sets the intra-op threads (default: the
     process's setting, else one per CPU); small models on small batches run best on one.
+    ``spinning=False`` lets idle intra-op threads sleep instead of busy-waiting for the next
+    piece of work: for a model run one small input at a time on a shared machine, where a
+    spinning thread takes a core another thread needs (docs/BENCHMARKS.md, "Where the time
+    goes").
     """
     import onnxruntime as ort
 
@@ -74,6 +79,8 @@ def create_session(
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.intra_op_num_threads = threads or _intra_op_threads or os.cpu_count() or 1
     options.enable_cpu_mem_arena = memory_arena
+    if not spinning:
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     if providers is None:
         available = ort.get_available_providers()
         providers = [_CUDA, _CPU] if _CUDA in available else [_CPU]
@@ -86,15 +93,18 @@ def create_session(
     return session
 
 
-def session_for(name: str, cache_dir: Path, memory_arena: bool = True) -> Any:
+def session_for(
+    name: str, cache_dir: Path, memory_arena: bool = True, spinning: bool = True
+) -> Any:
     """A session on the converted dlib network ``name``; a damaged cached file is replaced."""
     onnx_path = convert(source_path(name), cache_dir)
     try:
-        return create_session(onnx_path, memory_arena=memory_arena)
+        return create_session(onnx_path, memory_arena=memory_arena, spinning=spinning)
     except ModelConversionError:
         logger.warning("cached model %s could not be loaded; converting it again", onnx_path)
         onnx_path.unlink(missing_ok=True)
-        return create_session(convert(source_path(name), cache_dir), memory_arena=memory_arena)
+        fresh = convert(source_path(name), cache_dir)
+        return create_session(fresh, memory_arena=memory_arena, spinning=spinning)
 
 
 class OnnxEmbedder:
@@ -117,7 +127,9 @@ class OnnxEmbedder:
     def load(self) -> None:
         with self._lock:
             if self._session is None:
-                self._session = session_for(EMBEDDER_FILE, self.cache_dir)
+                # one face at a time is the common case (analyze): threads that sleep
+                # between runs, measured faster than spinning ones on 2 shared cores
+                self._session = session_for(EMBEDDER_FILE, self.cache_dir, spinning=False)
 
     def _get(self) -> InferenceSession:
         if self._session is None:

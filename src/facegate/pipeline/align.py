@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -40,6 +41,8 @@ DLIB_CHIP_SIZE = 150
 DLIB_CHIP_PADDING = 0.25
 
 F64 = npt.NDArray[np.float64]
+FloatImage = npt.NDArray[np.float32]
+ChipMethod = Literal["exact", "fast"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +166,11 @@ def _sample_bilinear(image: ImageArray, xs: F64, ys: F64) -> ImageArray:
     return out
 
 
-def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
-    """dlib's ``extract_image_chip`` with bilinear interpolation, as a pure function."""
+def _chip_source(
+    image: ImageArray, details: ChipDetails
+) -> tuple[ImageArray, tuple[float, ...], int]:
+    """dlib's sub-image around the (rotated) chip, grown by its margin, the chip's rect in it,
+    and how many times the sub-image must be halved (dlib's pyramid) before sampling."""
     size = details.size
     rect: tuple[float, ...] = (details.left, details.top, details.right, details.bottom)
     depth, grow = 0, 2.0
@@ -173,7 +179,6 @@ def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
         down = _rect_down(*down)
         depth += 1
         grow = grow * 2 + 2
-    # Like dlib, work on the sub-image around the (rotated) chip, grown by a margin.
     corners = _rotated_corners(rect, details.angle)
     rows, cols = image.shape[:2]
     x1 = max(_lround(float(corners[:, 0].min()) - grow), 0)
@@ -181,18 +186,76 @@ def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
     x2 = min(_lround(float(corners[:, 0].max()) + grow), cols - 1)
     y2 = min(_lround(float(corners[:, 1].max()) + grow), rows - 1)
     source = image[y1 : y2 + 1, x1 : x2 + 1]
-    rect = (rect[0] - x1, rect[1] - y1, rect[2] - x1, rect[3] - y1)
+    return source, (rect[0] - x1, rect[1] - y1, rect[2] - x1, rect[3] - y1), depth
+
+
+def _sample_grid(rect: tuple[float, ...], angle: float, size: int) -> tuple[F64, F64, F64]:
+    """The chip's top-left corner and its steps along a row and down a column."""
+    corners = _rotated_corners(rect, angle)
+    tl, tr, bl = corners[0], corners[1], corners[2]
+    return tl, (tr - tl) / (size - 1), (bl - tl) / (size - 1)
+
+
+def extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
+    """dlib's ``extract_image_chip`` with bilinear interpolation, as a pure function."""
+    size = details.size
+    source, rect, depth = _chip_source(image, details)
     for _ in range(depth):
         source = pyramid_down(source)
         rect = _rect_down(*rect)
-    corners = _rotated_corners(rect, details.angle)
-    tl, tr, bl = corners[0], corners[1], corners[2]
-    ax = (tr - tl) / (size - 1)
-    ay = (bl - tl) / (size - 1)
+    tl, ax, ay = _sample_grid(rect, details.angle, size)
     grid = np.arange(size, dtype=np.float64)
     xs = tl[0] + grid[None, :] * ax[0] + grid[:, None] * ay[0]
     ys = tl[1] + grid[None, :] * ax[1] + grid[:, None] * ay[1]
     return _sample_bilinear(source, xs, ys)
+
+
+def _pyramid_down_cv(source: FloatImage) -> FloatImage:
+    """:func:`pyramid_down` by OpenCV on a float image (the same 5x5 binomial filter; dlib's
+    output pixel ``c`` is OpenCV's ``c + 1``, its size ``(n - 3) // 2``), truncated as dlib's."""
+    rows, cols = source.shape[:2]
+    if rows <= 8 or cols <= 8:
+        return np.zeros((0, 0, 3), dtype=np.float32)
+    down = np.asarray(cv2.pyrDown(source), np.float32)
+    out: FloatImage = np.floor(down[1 : 1 + (rows - 3) // 2, 1 : 1 + (cols - 3) // 2])
+    return out
+
+
+def fast_extract_chip(image: ImageArray, details: ChipDetails) -> ImageArray:
+    """:func:`extract_chip` by OpenCV: the same sub-image, pyramid, sample positions and rules
+    (samples whose 2x2 neighbourhood leaves the image are black, values truncated); OpenCV
+    quantises each sample's position to 1/32 pixel, so values differ from dlib's by a fraction
+    of a grey level (docs/BENCHMARKS.md, "Where the time goes"). About 4x faster."""
+    size = details.size
+    source, rect, depth = _chip_source(image, details)
+    work = np.asarray(source, np.float32)
+    for _ in range(depth):
+        work = _pyramid_down_cv(work)
+        rect = _rect_down(*rect)
+    if work.size == 0:
+        return np.zeros((size, size, 3), dtype=np.uint8)
+    tl, ax, ay = _sample_grid(rect, details.angle, size)
+    to_source = np.array([[ax[0], ay[0], tl[0]], [ax[1], ay[1], tl[1]]], dtype=np.float64)
+    chip = np.asarray(
+        cv2.warpAffine(
+            work,
+            to_source,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        ),
+        np.float32,
+    )
+    rows, cols = work.shape[:2]
+    ends = tl + np.array([[0, 0], ax, ay, ax + ay]) * (size - 1)
+    if ends.min() < 0 or (ends[:, 0] >= cols - 1).any() or (ends[:, 1] >= rows - 1).any():
+        grid = np.arange(size, dtype=np.float64)
+        xs = tl[0] + grid[None, :] * ax[0] + grid[:, None] * ay[0]
+        ys = tl[1] + grid[None, :] * ax[1] + grid[:, None] * ay[1]
+        chip[~((xs >= 0) & (ys >= 0) & (xs < cols - 1) & (ys < rows - 1))] = 0.0
+    out: ImageArray = np.clip(np.floor(chip), 0, 255).astype(np.uint8)
+    return out
 
 
 def face_chip(
@@ -200,9 +263,16 @@ def face_chip(
     landmarks: Landmarks,
     size: int = DLIB_CHIP_SIZE,
     padding: float = DLIB_CHIP_PADDING,
+    *,
+    method: ChipMethod = "exact",
 ) -> ImageArray:
-    """The aligned ``size`` x ``size`` RGB chip for a face, the same as ``dlib.get_face_chip``."""
-    return extract_chip(image, chip_details(landmarks, size, padding))
+    """The aligned ``size`` x ``size`` RGB chip for a face, the same as ``dlib.get_face_chip``
+    (``method="exact"``: bit-exact, numpy) or within a fraction of a grey level of it
+    (``"fast"``: :func:`fast_extract_chip`, OpenCV)."""
+    details = chip_details(landmarks, size, padding)
+    if method == "fast":
+        return fast_extract_chip(image, details)
+    return extract_chip(image, details)
 
 
 # The standard ArcFace (InsightFace) 112x112 five-point template, in chip pixels: eye on the
@@ -277,39 +347,5 @@ def quick_face_chip(
     size: int = DLIB_CHIP_SIZE,
     padding: float = DLIB_CHIP_PADDING,
 ) -> ImageArray:
-    """The chip of :func:`face_chip` made by OpenCV (pyramid, then one bilinear warp):
-    the same geometry at a fraction of the time, but not bit-exact with dlib's sampling. For
-    ranking shots by quality (video), never for embedding."""
-    d = chip_details(landmarks, size, padding)
-    corners = _rotated_corners((d.left, d.top, d.right, d.bottom), d.angle)
-    rows, cols = image.shape[:2]
-    x1 = max(int(math.floor(corners[:, 0].min())) - 2, 0)
-    y1 = max(int(math.floor(corners[:, 1].min())) - 2, 0)
-    x2 = min(int(math.ceil(corners[:, 0].max())) + 3, cols)
-    y2 = min(int(math.ceil(corners[:, 1].max())) + 3, rows)
-    if x2 <= x1 or y2 <= y1:
-        return np.zeros((size, size, 3), dtype=np.uint8)
-    source = image[y1:y2, x1:x2]
-    corners = corners - (x1, y1)
-    side = d.right - d.left + 1.0
-    while (side / 2.0) ** 2 > size * size and min(source.shape[:2]) > 8:
-        # dlib halves with its 5x5 binomial pyramid while the halved chip is still larger
-        # than the output; OpenCV's pyrDown is the same filter
-        source = np.asarray(cv2.pyrDown(source))
-        corners = corners / 2.0
-        side /= 2.0
-    tl, tr, bl = corners[0], corners[1], corners[2]
-    ax, ay = (tr - tl) / (size - 1), (bl - tl) / (size - 1)
-    to_image = np.array([[ax[0], ay[0], tl[0]], [ax[1], ay[1], tl[1]]], dtype=np.float64)
-    chip: ImageArray = np.asarray(
-        cv2.warpAffine(
-            source,
-            to_image,
-            (size, size),
-            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-            borderMode=cv2.BORDER_CONSTANT,
-            borderValue=(0, 0, 0),
-        ),
-        np.uint8,
-    )
-    return chip
+    """:func:`face_chip` made by OpenCV (``method="fast"``)."""
+    return face_chip(image, landmarks, size, padding, method="fast")

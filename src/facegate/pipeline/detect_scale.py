@@ -9,6 +9,11 @@ pyramid for it (22 s, 3.8 GB). Detection therefore runs on a copy whose longer s
   upsample 0, half that per upsampling step; the plan takes the fewest steps (at most
   ``max_upsample``) that bring a face of ``min_face`` pixels of the *original* image to
   ``native_min`` on the copy.
+- where a face of ``min_face`` pixels would be larger than ``native_min`` on the copy, the
+  copy is scaled down further until it is ``native_min`` (the detector's own floor, as for
+  upsampling), with the longer side kept at 64 pixels or more: a portrait whose faces are
+  all large is detected on a small copy (libfacedetection, 20 px native, with a 40 px
+  ``min_face``: a 250x250 photo at 125x125, a quarter of the work).
 
 Boxes and keypoints found on the copy are mapped back to the original image; landmarks,
 alignment and embeddings are then computed on the full-resolution pixels. The work per image is
@@ -32,6 +37,7 @@ from facegate.models.base import Detection, Detector
 from facegate.types import BBox, ImageArray, Landmarks
 
 DLIB_NATIVE_MIN_FACE = 80
+MIN_COPY_SIDE = 64  # pixels: a copy is never scaled below this for large faces
 D = TypeVar("D", bound=Detector)
 
 
@@ -56,6 +62,9 @@ def plan_detection(
     longer = max(width, height, 1)
     scale = min(1.0, max_side / longer)
     on_copy = max(min_face * scale, 1e-6)
+    if on_copy > native_min:  # faces that small are still found on a smaller copy
+        scale = max(scale * native_min / on_copy, min(scale, MIN_COPY_SIDE / longer))
+        return DetectionPlan(scale, 0)
     steps = math.ceil(math.log2(native_min / on_copy)) if on_copy < native_min else 0
     return DetectionPlan(scale, max(0, min(max_upsample, steps)))
 

@@ -29,7 +29,7 @@ from facegate.models.factory import BackendOptions
 from facegate.models.registry import PackRegistry
 from facegate.models.specs import Pack
 from facegate.pipeline import detect_scale
-from facegate.pipeline.align import arcface_chip, arcface_points_from_68, face_chip
+from facegate.pipeline.align import ChipMethod, arcface_chip, arcface_points_from_68, face_chip
 from facegate.pipeline.box_adapt import LANDMARK_BOX_ADAPTERS, BoxAffine
 from facegate.pipeline.calibration import Calibration, load_pack_calibration
 from facegate.pipeline.quality import face_quality
@@ -151,7 +151,7 @@ class FaceEngine:
             if points is None:  # pragma: no cover - callers filter with _alignable
                 raise ValueError("no ArcFace points for this face")
             return arcface_chip(pixels, points, size)
-        return face_chip(pixels, face.landmarks, size)  # type: ignore[arg-type]
+        return face_chip(pixels, face.landmarks, size, method=self.config.chip)  # type: ignore[arg-type]
 
     def _face_at(
         self,
@@ -201,7 +201,7 @@ class FaceEngine:
         pixels = self.decode(image)
         faces = self._faces(pixels)
         if quality:
-            faces = [_with_quality(pixels, f) for f in faces]
+            faces = [_with_quality(pixels, f, self.config.chip) for f in faces]
         return DetectResult(pixels.shape[1], pixels.shape[0], faces)
 
     def locate(self, pixels: ImageArray, *, max_side: int | None = None) -> list[Face]:
@@ -318,11 +318,11 @@ class FaceEngine:
         return VerifyResult(similarity >= point.threshold, similarity, point, fa, fb)
 
 
-def _with_quality(pixels: ImageArray, face: Face) -> Face:
+def _with_quality(pixels: ImageArray, face: Face, method: ChipMethod = "exact") -> Face:
     """The face with the unified quality score of its aligned chip (as analyze computes it)."""
     if face.landmarks is None:
         return face
-    chip = face_chip(pixels, face.landmarks)
+    chip = face_chip(pixels, face.landmarks, method=method)
     return dataclasses.replace(face, quality=face_quality(chip, face.landmarks).score)
 
 
