@@ -7,7 +7,10 @@ Needs face_recognition (``make bench-env``):
 
     .venv-bench/bin/python bench/e2e_detectors.py --home DATA_DIR [--images 40] [--detectors a,b]
 
-A detector may be named with an upsampling, ``libfacedetection:0`` (default: the engine's, 1).
+A detector may be named with an upsampling, ``libfacedetection:0`` (default: the engine's, 1),
+and a smallest face that matters, ``libfacedetection:0:40`` (``detect_min_face``: faces from
+40 px, detected on a smaller copy where the detector needs less). ``--chip`` sets the engine's
+dlib chip (``exact`` or ``fast``; default: the engine's).
 
 Per detector, face_recognition is timed again right before it, so each ratio compares two runs
 under the same load; both wall time and process CPU time (all threads) are reported, since the
@@ -55,6 +58,7 @@ def main() -> None:
     ap.add_argument("--home", type=Path, required=True)
     ap.add_argument("--images", type=int, default=40)
     ap.add_argument("--detectors", default="", help="comma-separated (default: every installed)")
+    ap.add_argument("--chip", choices=["exact", "fast"], default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e_detectors.json")
     args = ap.parse_args()
     lfw = sorted((DATA / "lfw").glob("*/*_0001.jpg"))[::97][: args.images]
@@ -69,8 +73,13 @@ def main() -> None:
         "hog", *[d for d in installed_detectors(args.home) if d not in ("hog", "cnn")]
     ]  # fmt: skip
     for name in names:
-        detector, _, upsample = name.partition(":")  # "libfacedetection:0": upsample 0
+        detector, _, rest = name.partition(":")  # "libfacedetection:0": upsample 0
+        upsample, _, min_face = rest.partition(":")  # "libfacedetection:0:40": faces >= 40 px
         extra: dict[str, Any] = {"upsample": int(upsample)} if upsample else {}
+        if min_face:
+            extra["detect_min_face"] = int(min_face)
+        if args.chip:
+            extra["chip"] = args.chip
         config = EngineConfig(detector=detector, **extra)
         engine = FaceEngine(config, home=args.home).load()
         faces = [0]
@@ -90,6 +99,7 @@ def main() -> None:
             "cpu_ratio_vs_face_recognition": fr_cpu / cpu,
             "faces": faces[0],
             "load_average": os.getloadavg()[0],
+            "chip": config.chip,
         }
         print(name, out[name], flush=True)
     out["load_after"] = os.getloadavg()

@@ -6,6 +6,7 @@ most own time and the main pipeline steps' cumulative time are written per detec
 photo.
 
     nice -n 10 .venv/bin/python bench/e2e_profile.py --home DATA_DIR [--detectors hog] [--images 20]
+        [--upsample 0] [--min-face 40] [--chip fast]
 
 Writes bench/results/e2e_profile.json.
 """
@@ -48,13 +49,19 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--detectors", default="hog")
     ap.add_argument("--upsample", type=int, default=None)
+    ap.add_argument("--min-face", type=int, default=None, help="detect_min_face (pixels)")
+    ap.add_argument("--chip", choices=["exact", "fast"], default=None)
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "e2e_profile.json")
     args = ap.parse_args()
     lfw = sorted((DATA / "lfw").glob("*/*_0001.jpg"))[::97][: args.images]
     photos = [decode(p) for p in lfw]
     out: dict[str, Any] = {"images": len(photos), "load_before": os.getloadavg()}
     for name in args.detectors.split(","):
-        extra = {} if args.upsample is None else {"upsample": args.upsample}
+        extra: dict[str, Any] = {} if args.upsample is None else {"upsample": args.upsample}
+        if args.min_face is not None:
+            extra["detect_min_face"] = args.min_face
+        if args.chip is not None:
+            extra["chip"] = args.chip
         engine = FaceEngine(EngineConfig(detector=name, **extra), home=args.home).load()  # type: ignore[arg-type]
         for img in photos:
             engine.analyze(img)

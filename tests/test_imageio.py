@@ -26,7 +26,7 @@ from facegate.errors import (
     ImageTooSmallError,
     UnsupportedImageError,
 )
-from facegate.imageio import decode, encode_jpeg, read_bytes, write_image
+from facegate.imageio import decode, encode_jpeg, read_bytes, swap_red_blue, write_image
 from facegate.types import ImageArray
 
 FORMATS = ["png", "jpg", "webp", "bmp"]
@@ -479,3 +479,14 @@ def test_jpeg_declaring_more_rows_than_its_data_is_truncated(examples: Path) -> 
         with pytest.raises(CorruptImageError, match="truncated"):
             decode(_declare_taller(data, factor))
     assert decode(data).shape[0] == 1137  # the real image still decodes
+
+
+def test_swap_red_blue_is_a_new_array_with_the_channels_reversed() -> None:
+    image = _pattern()
+    swapped = swap_red_blue(image)
+    np.testing.assert_array_equal(swapped, image[:, :, ::-1])
+    assert swapped.flags["C_CONTIGUOUS"] and not np.shares_memory(swapped, image)
+    view = image[::2, 1::3]  # a strided view is handled too
+    np.testing.assert_array_equal(swap_red_blue(view), view[:, :, ::-1])
+    with pytest.raises(ValueError, match="3\\) image"):
+        swap_red_blue(np.zeros((4, 4), np.uint8))

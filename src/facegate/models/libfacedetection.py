@@ -38,6 +38,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from facegate.imageio import swap_red_blue
 from facegate.types import BBox, ImageArray
 
 DEFAULT_MAX_SIDE = 960
@@ -150,7 +151,7 @@ def _native_entry(package: Path) -> Any | None:
 def _call_native(fn: Any, rgb: ImageArray) -> tuple[Rows, Rows]:
     """One ``facedetect_cnn`` call on ``rgb`` (as BGR, the library's order): rows of ``x, y, w,
     h, confidence`` and ``(n, 5, 2)`` keypoints. Each result is 16 int16 after an int count."""
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    bgr = swap_red_blue(rgb)
     buffer = ctypes.create_string_buffer(_RESULT_BUFFER)
     result = fn(buffer, bgr.ctypes.data, bgr.shape[1], bgr.shape[0], bgr.shape[1] * 3)
     count = int(result[0]) if result else 0

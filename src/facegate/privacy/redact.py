@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import ImageReadError, UnsupportedImageError
-from facegate.imageio import decode
+from facegate.imageio import decode, swap_red_blue
 from facegate.types import BBox, Face, ImageArray, ProgressFn
 
 log = logging.getLogger(__name__)
@@ -114,7 +114,7 @@ def redact_image(
 
 def _write_image(target: Path, rgb: ImageArray) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(target), np.ascontiguousarray(rgb[:, :, ::-1])):
+    if not cv2.imwrite(str(target), swap_red_blue(rgb)):
         raise UnsupportedImageError(f"cannot write an image to {target} (use .jpg or .png)")
 
 
@@ -217,7 +217,7 @@ def _analyse(
     stats.frames += 1
     if index % every:
         return [], []
-    rgb = np.ascontiguousarray(bgr[:, :, ::-1])
+    rgb = swap_red_blue(bgr)
     faces = find(rgb)
     blur, kept = _split(rgb, faces, keep)
     stats.faces_found += len(faces)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import cv2
-import numpy as np
 
+from facegate.imageio import swap_red_blue
 from facegate.video.sources import Frame
 from facegate.video.stream import FrameTracks
 
@@ -71,7 +71,7 @@ class StreamPreview:
             return None
         if encoded is not None and encoded.index == frame.index:
             return encoded
-        bgr = np.ascontiguousarray(frame.pixels[:, :, ::-1])
+        bgr = swap_red_blue(frame.pixels)
         ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, self.quality])
         if not ok:
             return None

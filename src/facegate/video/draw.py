@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from facegate.errors import UnsupportedImageError
+from facegate.imageio import swap_red_blue
 from facegate.types import ImageArray
 from facegate.video.stream import FrameTracks
 
@@ -19,7 +19,7 @@ PENDING = (200, 200, 200)
 
 def draw_tracks(rgb: ImageArray, result: FrameTracks, names: Mapping[str, str]) -> ImageArray:
     """A BGR copy of the frame with each confirmed track's box, id and name (or "unknown")."""
-    bgr = np.ascontiguousarray(rgb[:, :, ::-1])
+    bgr = swap_red_blue(rgb)
     for tracked in result.tracks:
         if not tracked.confirmed:
             continue

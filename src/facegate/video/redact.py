@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from facegate.errors import UnsupportedImageError
+from facegate.imageio import swap_red_blue
 from facegate.privacy.redact import Box, FindFaces, KeepFaces, enlarge, obscure
 from facegate.types import BBox, ImageArray
 from facegate.video.sources import FileSource
@@ -240,7 +241,7 @@ def has_audio(path: Path) -> bool:
 
 def _frames_bgr(source: FileSource) -> Iterator[ImageArray]:
     for frame in source.frames():
-        yield np.ascontiguousarray(frame.pixels[:, :, ::-1])
+        yield swap_red_blue(frame.pixels)
 
 
 def redact_tracked(

@@ -35,7 +35,7 @@ import numpy as np
 import numpy.typing as npt
 
 from facegate.errors import ImageReadError
-from facegate.imageio import decode
+from facegate.imageio import decode, swap_red_blue
 from facegate.types import ImageArray
 
 log = logging.getLogger(__name__)
@@ -116,7 +116,7 @@ class FrameBudget:
 
 
 def _bgr_to_rgb(bgr: npt.NDArray[np.generic]) -> ImageArray:
-    return np.ascontiguousarray(bgr[:, :, ::-1], dtype=np.uint8)
+    return swap_red_blue(bgr)
 
 
 class FileSource:
