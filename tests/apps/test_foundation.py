@@ -141,3 +141,27 @@ def test_an_attempt_after_the_alternative_never_offers_the_face_again() -> None:
     now[0] = 61.0
     with pytest.raises(AttemptNotFoundError):
         attempts.get(a.id, "k1", "payment")
+
+
+def test_an_attempt_is_claimed_for_one_face_decision_and_reopened_on_a_refusal() -> None:
+    attempts = Attempts()
+    a = attempts.open("registration", "registration", "k1", {})
+    with pytest.raises(InvalidRequestError), a.deciding():
+        assert a.state is AttemptState.DECIDED and not a.face_offered
+        with pytest.raises(AttemptClosedError, match="is decided"), a.deciding():
+            pass  # a second face call at the same moment is refused
+        raise InvalidRequestError("no face in the selfie")
+    assert a.state is AttemptState.OPEN  # refused, not decided: the person may try again
+
+    def preview_only() -> None:
+        raise InvalidRequestError("that frame was only a preview")
+
+    with pytest.raises(InvalidRequestError, match="preview"), a.deciding(preview_only):
+        raise AssertionError("the block does not run when the check refuses")
+    assert a.state is AttemptState.OPEN
+    with a.deciding():
+        pass
+    assert a.state is AttemptState.DECIDED  # decided for good
+    a.state = AttemptState.ALTERNATIVE
+    with pytest.raises(AttemptClosedError, match="alternative path"), a.deciding():
+        raise AssertionError("never offered the face path again")

@@ -13,7 +13,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -47,6 +48,26 @@ class Attempt:
     @property
     def face_offered(self) -> bool:
         return self.state is AttemptState.OPEN
+
+    @contextmanager
+    def deciding(self, check: Callable[[], None] | None = None) -> Iterator[None]:
+        """Claim an open attempt for its one face decision, made in the ``with`` block.
+
+        Under the attempt's lock: refuse (409) unless it is open, run ``check`` (e.g. a frame
+        that was only a preview), and mark it decided, so a second face call at the same
+        moment is refused. When the block raises, the attempt was refused, not decided: it is
+        open again and the person may try again.
+        """
+        with self.lock:
+            Attempts.require(self, AttemptState.OPEN)
+            if check is not None:
+                check()
+            self.state = AttemptState.DECIDED
+        try:
+            yield
+        except BaseException:
+            self.state = AttemptState.OPEN
+            raise
 
     def to_dict(self, alternatives: tuple[str, ...]) -> dict[str, Any]:
         return {

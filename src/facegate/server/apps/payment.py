@@ -158,10 +158,6 @@ async def pay_by_face(
     check_purpose(request, key, scope, till.purpose)
     request.state.operation = ("app.payment", till.purpose)
     capture = Capture(payload.image("image"))
-    with attempt.lock:
-        Attempts.require(attempt, AttemptState.OPEN)
-        check_not_preview(capture, attempt.context.get("previews", set()))
-        attempt.state = AttemptState.DECIDED  # one face decision per attempt
     amount = Decimal(attempt.data["amount"])
     actor = actor_of(request, key)
 
@@ -176,14 +172,14 @@ async def pay_by_face(
             actor=actor,
         )
 
-    try:
+    def not_a_preview() -> None:
+        check_not_preview(capture, attempt.context.get("previews", set()))
+
+    with attempt.deciding(not_a_preview):  # one face decision per attempt
         evidence = await run_in_threadpool(
             services.liveness_evidence, key, till.purpose, fields.liveness_session_id
         )
         done = await services.pool.run(run)
-    except BaseException:
-        attempt.state = AttemptState.OPEN  # refused, not decided: the person may try again
-        raise
     request.state.problem_audited = True
     attempt.outcome, attempt.decision_id = done.outcome, done.record.id
     if done.outcome == "step-up":

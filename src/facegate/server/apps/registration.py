@@ -15,7 +15,6 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from facegate.apps.attempts import Attempts, AttemptState
 from facegate.apps.notices import require_notice
 from facegate.apps.registration import Registrar
 from facegate.server import openapi
@@ -79,9 +78,6 @@ async def check(
     check_purpose(request, key, "verify", registrar.purpose)
     request.state.operation = ("app.registration", registrar.purpose)
     selfie, document = payload.image("selfie"), payload.image("document")
-    with attempt.lock:
-        Attempts.require(attempt, AttemptState.OPEN)
-        attempt.state = AttemptState.DECIDED
     actor = actor_of(request, key)
 
     def run(_: ServerEngine) -> Any:
@@ -90,14 +86,11 @@ async def check(
             subject_id=fields.subject_id, attempt_id=attempt.id, actor=actor,
         )  # fmt: skip
 
-    try:
+    with attempt.deciding():
         evidence = await run_in_threadpool(
             services.liveness_evidence, key, registrar.purpose, fields.liveness_session_id
         )
         done = await services.pool.run(run)
-    except BaseException:
-        attempt.state = AttemptState.OPEN  # refused, not decided: the person may try again
-        raise
     request.state.problem_audited = True
     attempt.outcome, attempt.decision_id = done.outcome, done.record.id
     return {**attempt.to_dict(ALTERNATIVES), **done.to_dict()}
