@@ -1,10 +1,11 @@
 // facegate console: plain JavaScript over the /v1 API, no build step, nothing fetched from elsewhere.
-// The API key lives in sessionStorage (this tab only). Names and texts from the server are
-// always inserted with textContent, never as HTML.
+// The API key lives in sessionStorage (this tab only; pagekit.js's `auth`). Names and texts
+// from the server are always inserted with textContent, never as HTML.
 
-const $ = (id) => document.getElementById(id);
-const state = { key: sessionStorage.getItem("facegate.key") || "", me: null, subjectId: null,
-  shots: [], auditBefore: null, live: null, enrolStream: null, consentEdited: false };
+import { $, ApiError, api as request, auth, el, fail, say } from "/static/pagekit.js";
+
+const state = { me: null, subjectId: null, shots: [], auditBefore: null, live: null,
+  enrolStream: null, consentEdited: false };
 
 const CONSENT_TEMPLATE = (purpose) =>
   `I agree that my face may be processed by facegate for the purpose "${purpose}" only. ` +
@@ -14,61 +15,31 @@ const CONSENT_TEMPLATE = (purpose) =>
 
 // ---- API --------------------------------------------------------------------------------
 
-class ApiError extends Error {
-  constructor(problem, status) {
-    super(problem.detail || problem.title || `HTTP ${status}`);
-    this.problem = problem;
-    this.status = status;
+// pagekit's fetch wrapper (problem+json -> ApiError, the key in `auth`); a key refused later
+// (revoked while the console is open) signs the console out.
+async function api(path, options) {
+  try {
+    return await request(path, options);
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && path !== "/v1/me") {
+      signOut("Your key was refused; sign in again.");
+    }
+    throw err;
   }
-}
-
-async function api(path, { method = "GET", json, form } = {}) {
-  const headers = { Authorization: `Bearer ${state.key}` };
-  let body;
-  if (json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(json);
-  } else if (form !== undefined) {
-    body = form;
-  }
-  const res = await fetch(path, { method, headers, body });
-  const data = await res.json().catch(() => ({}));
-  if (!res.ok) {
-    if (res.status === 401 && path !== "/v1/me") signOut("Your key was refused; sign in again.");
-    throw new ApiError(data, res.status);
-  }
-  return data;
-}
-
-function say(message, kind = "ok") {
-  const el = $("status");
-  el.textContent = message;
-  el.className = `status ${kind}`;
-}
-
-function fail(err) {
-  say(err instanceof ApiError ? `${err.message} (${err.status})` : String(err), "error");
-}
-
-function el(tag, text, cls) {
-  const node = document.createElement(tag);
-  if (text !== undefined && text !== null) node.textContent = String(text);
-  if (cls) node.className = cls;
-  return node;
 }
 
 // ---- sign in, tabs ---------------------------------------------------------------------
 
 async function signIn(key) {
-  state.key = key.trim();
+  auth.key = key.trim();
   try {
     state.me = await api("/v1/me");
   } catch (err) {
-    state.key = "";
+    auth.key = "";
     fail(err);
     return;
   }
-  sessionStorage.setItem("facegate.key", state.key);
+  sessionStorage.setItem("facegate.key", auth.key);
   $("signin").hidden = true;
   $("tabs").hidden = false;
   $("who").hidden = false;
@@ -82,7 +53,7 @@ async function signIn(key) {
 function signOut(message) {
   stopLive();
   stopEnrolCamera();
-  state.key = "";
+  auth.key = "";
   state.me = null;
   sessionStorage.removeItem("facegate.key");
   $("signin").hidden = false;
@@ -525,4 +496,4 @@ on("live-stop", "click", stopLive);
 on("refresh-audit", "click", () => loadAudit(true));
 on("audit-more", "click", () => loadAudit(false));
 
-if (state.key) signIn(state.key);
+if (auth.key) signIn(auth.key);
