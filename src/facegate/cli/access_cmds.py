@@ -6,6 +6,8 @@ every door decision is an audit record (actor ``cli:uid<N>``).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,12 +16,23 @@ import typer
 from facegate.apps.access import AccessDecision
 from facegate.apps.access_service import AccessControl
 from facegate.apps.access_stream import StreamGate
-from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json
+from facegate.cli.common import CameraImageArg, DataOpt, JsonOpt, cli_actor, emit_json
 from facegate.cli.gallery_cmds import open_gallery
 
 access_app = typer.Typer(help="Access control: doors, gates, housing blocks.", no_args_is_help=True)
 
 SiteArg = Annotated[str, typer.Argument(help="The site, e.g. block-7")]
+
+
+@contextmanager
+def _control(data: Path | None) -> Iterator[AccessControl]:
+    """Access control on the data dir's gallery, closed (door webhooks drained) after use."""
+    with open_gallery(data) as gallery:
+        control = AccessControl(gallery)
+        try:
+            yield control
+        finally:
+            control.close()
 
 
 def _print(decision: AccessDecision, as_json: bool) -> None:
@@ -121,17 +134,13 @@ def visitor_cmd(
 @access_app.command("check")
 def check_cmd(
     site: SiteArg,
-    photo: Annotated[Path, typer.Argument(help="A camera image")],
+    photo: CameraImageArg,
     as_json: JsonOpt = False,
     data: DataOpt = None,
 ) -> None:
     """The door decision for one camera image (as the gate would take it)."""
-    with open_gallery(data) as gallery:
-        control = AccessControl(gallery)
-        try:
-            decision = control.check_face(site, photo, actor=cli_actor())
-        finally:
-            control.close()
+    with _control(data) as control:
+        decision = control.check_face(site, photo, actor=cli_actor())
     _print(decision, as_json)
 
 
@@ -144,12 +153,8 @@ def card_cmd(
 ) -> None:
     """The door decision for a card or PIN (asked, hidden)."""
     secret = typer.prompt(kind, hide_input=True)
-    with open_gallery(data) as gallery:
-        control = AccessControl(gallery)
-        try:
-            decision = control.check_credential(site, kind, secret, actor=cli_actor())
-        finally:
-            control.close()
+    with _control(data) as control:
+        decision = control.check_credential(site, kind, secret, actor=cli_actor())
     _print(decision, as_json)
 
 
@@ -188,8 +193,8 @@ def watch_cmd(
     from facegate.video.stream import StreamAnalyzer
 
     face_engine = engine(settings(data))
-    with open_gallery(data) as gallery:
-        control = AccessControl(gallery)
+    with _control(data) as control:
+        gallery = control.gallery
         gate = StreamGate(control, site, cli_actor())
         purpose = control.store.get_site(site).purpose
         frames = open_source(source)
@@ -202,7 +207,4 @@ def watch_cmd(
             ),
             stream_id=frames.name,
         )
-        try:
-            analyzer.run(frames, FrameBudget(max_fps))
-        finally:
-            control.close()
+        analyzer.run(frames, FrameBudget(max_fps))

@@ -6,6 +6,8 @@ on a camera and runs through the API or the check-in kiosk page, not here.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -14,7 +16,7 @@ import typer
 
 from facegate.apps.attendance import Window, report_csv, report_html
 from facegate.apps.attendance_service import Attendance
-from facegate.cli.common import DataOpt, JsonOpt, cli_actor, emit_json
+from facegate.cli.common import CameraImageArg, DataOpt, JsonOpt, cli_actor, emit_json
 from facegate.cli.gallery_cmds import open_gallery
 from facegate.errors import InvalidRequestError
 
@@ -23,6 +25,13 @@ attendance_app = typer.Typer(
 )
 ClassArg = Annotated[str, typer.Argument(help="The class, e.g. cs101")]
 SessionArg = Annotated[str, typer.Argument(help="The session id (as_...)")]
+
+
+@contextmanager
+def _attendance(data: Path | None) -> Iterator[Attendance]:
+    """Attendance on the data dir's gallery."""
+    with open_gallery(data) as gallery:
+        yield Attendance(gallery)
 
 
 def _when(text: str) -> datetime:
@@ -42,8 +51,8 @@ def class_cmd(
     data: DataOpt = None,
 ) -> None:
     """Create or update a class (purpose attendance:<name>) or exam (exam:<name>)."""
-    with open_gallery(data) as gallery:
-        info = Attendance(gallery).define_class(name, exam=exam, actor=cli_actor())
+    with _attendance(data) as attendance:
+        info = attendance.define_class(name, exam=exam, actor=cli_actor())
     typer.echo(f"class {info.name}: purpose {info.purpose}")
 
 
@@ -59,8 +68,8 @@ def roster_cmd(
 ) -> None:
     """Put a subject on a class's roster."""
     born = date.fromisoformat(birth_date) if birth_date else None
-    with open_gallery(data) as gallery:
-        Attendance(gallery).add_to_roster(name, subject, born, cli_actor())
+    with _attendance(data) as attendance:
+        attendance.add_to_roster(name, subject, born, cli_actor())
     typer.echo(f"{subject} is on the roster of {name}")
 
 
@@ -76,8 +85,8 @@ def guardian_cmd(
     data: DataOpt = None,
 ) -> None:
     """Record a guardian's consent for a minor, with the guardian's details."""
-    with open_gallery(data) as gallery:
-        gid = Attendance(gallery).grant_guardian_consent(
+    with _attendance(data) as attendance:
+        gid = attendance.grant_guardian_consent(
             name, subject, date.fromisoformat(birth_date), (guardian, relation, contact), text,
             cli_actor(),
         )  # fmt: skip
@@ -102,8 +111,8 @@ def session_cmd(
 ) -> None:
     """Open a session with its check-in window."""
     window = Window(_when(opens), _when(starts or opens), _when(late_after), _when(closes))
-    with open_gallery(data) as gallery:
-        made = Attendance(gallery).open_session(
+    with _attendance(data) as attendance:
+        made = attendance.open_session(
             name, title, kind, window, analyses=analysis or (), actor=cli_actor()
         )
     if as_json:
@@ -115,13 +124,13 @@ def session_cmd(
 @attendance_app.command("checkin")
 def checkin_cmd(
     session: SessionArg,
-    photo: Annotated[Path, typer.Argument(help="A camera image")],
+    photo: CameraImageArg,
     as_json: JsonOpt = False,
     data: DataOpt = None,
 ) -> None:
     """Class check-in by face: every roster member found in the image."""
-    with open_gallery(data) as gallery:
-        found = Attendance(gallery).check_in_face(session, photo, actor=cli_actor())
+    with _attendance(data) as attendance:
+        found = attendance.check_in_face(session, photo, actor=cli_actor())
     if as_json:
         emit_json({"checkins": [c.to_dict() for c in found]})
         return
@@ -136,8 +145,8 @@ def staff_cmd(
     data: DataOpt = None,
 ) -> None:
     """The alternative path: the teacher checks a person in."""
-    with open_gallery(data) as gallery:
-        found = Attendance(gallery).check_in_staff(session, subject, actor=cli_actor())
+    with _attendance(data) as attendance:
+        found = attendance.check_in_staff(session, subject, actor=cli_actor())
     typer.echo(f"{subject}\t{found.status}")
 
 
@@ -151,8 +160,8 @@ def report_cmd(
     """Present, late, absent (and under review) for everyone on the roster."""
     import json
 
-    with open_gallery(data) as gallery:
-        report = Attendance(gallery).report(session)
+    with _attendance(data) as attendance:
+        report = attendance.report(session)
     render = {"csv": report_csv, "html": report_html}.get(fmt)
     if render is None and fmt != "json":
         raise InvalidRequestError(f"--format is csv, html or json, not {fmt!r}")
@@ -168,8 +177,8 @@ def report_cmd(
 @attendance_app.command("reviews")
 def reviews_cmd(as_json: JsonOpt = False, data: DataOpt = None) -> None:
     """Open review cases (suspected impostors at exam check-ins)."""
-    with open_gallery(data) as gallery:
-        cases = Attendance(gallery).reviews()
+    with _attendance(data) as attendance:
+        cases = attendance.reviews()
     if as_json:
         emit_json({"reviews": [c.to_dict() for c in cases]})
         return
@@ -185,6 +194,6 @@ def review_cmd(
     data: DataOpt = None,
 ) -> None:
     """Decide a review case: it is the candidate (--accept) or not (--reject)."""
-    with open_gallery(data) as gallery:
-        decided = Attendance(gallery).decide_review(case, accept, note, cli_actor())
+    with _attendance(data) as attendance:
+        decided = attendance.decide_review(case, accept, note, cli_actor())
     typer.echo(f"review {decided.id}: {decided.status}")

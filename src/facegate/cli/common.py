@@ -77,6 +77,7 @@ PackOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output (stable).")]
+CameraImageArg = Annotated[Path, typer.Argument(help="A camera image")]
 DataOpt = Annotated[
     Path | None,
     typer.Option(
