@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -147,6 +149,10 @@ def _rule(face: FaceRule) -> FaceChoice:
     return "centre" if face == FaceRule.centre else "largest"
 
 
+ReportOf = Callable[[Extractor, Calibration | None], Report]
+"""What makes an eval command's report, once the engine, cache and progress bar are open."""
+
+
 @dataclass(frozen=True, slots=True)
 class _Run:
     """The options every ``eval`` command shares (how faces are found, cached, reported)."""
@@ -162,7 +168,7 @@ class _Run:
     as_json: bool
 
 
-def _evaluate(run: _Run, report_of: Callable[[Extractor, Calibration | None], Report]) -> None:
+def _evaluate(run: _Run, report_of: ReportOf) -> None:
     """Open the engine, the cache and the progress bar, make the report, write and show it."""
     options = (run.data, run.detector, run.upsample, run.runtime, run.workers, run.use_cache)
     with _session(*options, pack=run.pack) as (extractor, calibration, reports):
@@ -170,21 +176,57 @@ def _evaluate(run: _Run, report_of: Callable[[Extractor, Calibration | None], Re
     _finish(report, extractor, calibration, run.out or reports, run.as_json)
 
 
-@eval_app.command("verify")
+# The options every eval command takes after its own (the dataset), in --help's order: the
+# fields of _Run, with their Typer options and defaults.
+_RUN_OPTIONS: tuple[tuple[str, Any, Any], ...] = (
+    ("out", OutOpt, None),
+    ("as_json", JsonOpt, False),
+    ("detector", DetectorOpt, None),
+    ("upsample", UpsampleOpt, None),
+    ("runtime", RuntimeOpt, None),
+    ("pack", PackOpt, None),
+    ("workers", WorkersOpt, 2),
+    ("use_cache", CacheOpt, True),
+    ("data", DataOpt, None),
+)
+
+
+def _eval_command(name: str) -> Callable[[Callable[..., ReportOf]], Callable[..., ReportOf]]:
+    """Register ``make`` as ``facegate eval NAME``: its own parameters (the dataset), then the
+    options of :data:`_RUN_OPTIONS`; ``make`` reads the dataset and returns what makes the
+    report, and the command runs it with :func:`_evaluate`."""
+
+    def register(make: Callable[..., ReportOf]) -> Callable[..., ReportOf]:
+        hints = typing.get_type_hints(make, include_extras=True)
+        own = [
+            p.replace(annotation=hints[p.name]) for p in inspect.signature(make).parameters.values()
+        ]
+        shared = [
+            inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=opt)
+            for key, opt, default in _RUN_OPTIONS
+        ]
+
+        @functools.wraps(make)
+        def command(**values: Any) -> None:
+            run = _Run(**{key: values.pop(key) for key, _, _ in _RUN_OPTIONS})
+            _evaluate(run, make(**values))
+
+        params = own + shared
+        signature = inspect.Signature(params, return_annotation=None)
+        command.__signature__ = signature  # type: ignore[attr-defined]
+        command.__annotations__ = {p.name: p.annotation for p in params} | {"return": None}
+        eval_app.command(name)(command)
+        return make
+
+    return register
+
+
+@_eval_command("verify")
 def verify_cmd(
     pairs: Annotated[Path, typer.Option("--pairs", help="LFW pairs.txt or 'a b 1|0' lines.")],
     root: Annotated[Path, typer.Option("--root", help="Folder the pair paths are under.")],
     face: FaceOpt = FaceRule.centre,
-    out: OutOpt = None,
-    as_json: JsonOpt = False,
-    detector: DetectorOpt = None,
-    upsample: UpsampleOpt = None,
-    runtime: RuntimeOpt = None,
-    pack: PackOpt = None,
-    workers: WorkersOpt = 2,
-    use_cache: CacheOpt = True,
-    data: DataOpt = None,
-) -> None:
+) -> ReportOf:
     """1:1 verification: 10-fold accuracy, ROC AUC, EER, TAR at FMR, FNMR at operating points."""
     from facegate.eval.datasets import read_pairs
     from facegate.eval.verify import score_pairs, verification_report
@@ -198,24 +240,14 @@ def verify_cmd(
         except ValueError as exc:  # too few pairs for 10 folds, one label only, ...
             raise ConfigError(f"{pairs}: {exc}") from exc
 
-    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
-    _evaluate(run, report_of)
+    return report_of
 
 
-@eval_app.command("identify")
+@_eval_command("identify")
 def identify_cmd(
     root: Annotated[Path, typer.Option("--root", help="Folder with one sub-folder per person.")],
     face: FaceOpt = FaceRule.centre,
-    out: OutOpt = None,
-    as_json: JsonOpt = False,
-    detector: DetectorOpt = None,
-    upsample: UpsampleOpt = None,
-    runtime: RuntimeOpt = None,
-    pack: PackOpt = None,
-    workers: WorkersOpt = 2,
-    use_cache: CacheOpt = True,
-    data: DataOpt = None,
-) -> None:
+) -> ReportOf:
     """Open-set 1:N: rank-1/rank-5, FNIR at FPIR 1% and 0.1%, search time."""
     from facegate.eval.datasets import read_identities
     from facegate.eval.identify import evaluate_identification
@@ -228,24 +260,14 @@ def identify_cmd(
         except ValueError as exc:
             raise ConfigError(f"{root}: {exc}") from exc
 
-    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
-    _evaluate(run, report_of)
+    return report_of
 
 
-@eval_app.command("detect")
+@_eval_command("detect")
 def detect_cmd(
     fddb: Annotated[Path, typer.Option("--fddb", help="FDDB root (FDDB-folds/, originalPics/).")],
     folds: Annotated[str, typer.Option("--folds", help="Folds, e.g. 1-5 or 1,3.")] = "1-10",
-    out: OutOpt = None,
-    as_json: JsonOpt = False,
-    detector: DetectorOpt = None,
-    upsample: UpsampleOpt = None,
-    runtime: RuntimeOpt = None,
-    pack: PackOpt = None,
-    workers: WorkersOpt = 2,
-    use_cache: CacheOpt = True,
-    data: DataOpt = None,
-) -> None:
+) -> ReportOf:
     """FDDB: detection rate, false positives per image, discrete ROC."""
     from facegate.eval.datasets import parse_folds, read_fddb
     from facegate.eval.detect import evaluate_detection
@@ -258,24 +280,14 @@ def detect_cmd(
         name = extractor.variant.split("-up", 1)[0]  # detector names may hold a "-"
         return evaluate_detection(dataset, extractor, name, f"FDDB folds {folds}")
 
-    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
-    _evaluate(run, report_of)
+    return report_of
 
 
-@eval_app.command("fairness")
+@_eval_command("fairness")
 def fairness_cmd(
     utkface: Annotated[Path, typer.Option("--utkface", help="Folder of UTKFace images.")],
     face: FaceOpt = FaceRule.largest,
-    out: OutOpt = None,
-    as_json: JsonOpt = False,
-    detector: DetectorOpt = None,
-    upsample: UpsampleOpt = None,
-    runtime: RuntimeOpt = None,
-    pack: PackOpt = None,
-    workers: WorkersOpt = 2,
-    use_cache: CacheOpt = True,
-    data: DataOpt = None,
-) -> None:
+) -> ReportOf:
     """Per gender and race: failure to detect, quality, impostor scores, FMR and max/min ratio."""
     from facegate.eval.datasets import read_utkface
     from facegate.eval.fairness import evaluate_fairness
@@ -289,8 +301,7 @@ def fairness_cmd(
         report.details["unparsed_names"] = len(unparsed)
         return report
 
-    run = _Run(data, detector, upsample, runtime, workers, use_cache, pack, out, as_json)
-    _evaluate(run, report_of)
+    return report_of
 
 
 def register(app: typer.Typer) -> None:
