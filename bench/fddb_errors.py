@@ -18,12 +18,16 @@ Each false positive's crop (1.6x its box, the image's FDDB ellipses drawn in gre
 red) is written under ``bench/.cache/fddb_fp_crops/`` with contact sheets, to be looked at.
 
     .venv/bin/python bench/fddb_errors.py [--folds 1,2] [--out bench/results/fddb_errors.json]
+
+``--threshold T`` replays the cascade at another threshold (``--crops DIR`` for its crops). The
+crops were labelled by eye; the labels are in ``bench/results/fddb_unannotated_faces.json``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -93,9 +97,9 @@ def miss_record(
     }
 
 
-def write_crops(pool: Pool, fps: list[dict[str, Any]]) -> None:
+def write_crops(pool: Pool, fps: list[dict[str, Any]], folder: Path) -> None:
     """One 128x128 crop per false positive and contact sheets of 48 (8 x 6), numbered."""
-    CROPS.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(parents=True, exist_ok=True)
     tiles = []
     for n, fp in enumerate(fps):
         image = decode(pool.images[fp["k"]].path)[:, :, ::-1].copy()
@@ -120,24 +124,26 @@ def write_crops(pool: Pool, fps: list[dict[str, Any]]) -> None:
         ]
         tile = cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA)
         cv2.putText(tile, str(n), (2, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 0), 1)
-        cv2.imwrite(str(CROPS / f"fp{n:03d}.png"), tile)
+        cv2.imwrite(str(folder / f"fp{n:03d}.png"), tile)
         tiles.append(tile)
     for s in range(0, len(tiles), 48):
         page = tiles[s : s + 48] + [np.zeros((128, 128, 3), np.uint8)] * (
             48 - len(tiles[s : s + 48])
         )
         rows = [np.concatenate(page[i : i + 8], axis=1) for i in range(0, 48, 8)]
-        cv2.imwrite(str(CROPS / f"sheet{s // 48}.png"), np.concatenate(rows, axis=0))
+        cv2.imwrite(str(folder / f"sheet{s // 48}.png"), np.concatenate(rows, axis=0))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--folds", default="1,2")
     ap.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "fddb_errors.json")
+    ap.add_argument("--threshold", type=float, default=CascadeConfig().threshold)
+    ap.add_argument("--crops", type=Path, default=CROPS)
     args = ap.parse_args()
     pool = Pool([int(f) for f in args.folds.split(",")])
     fit, _, every = pool.split()
-    config = CascadeConfig()
+    config = replace(CascadeConfig(), threshold=args.threshold)
     framings = {s: fit_framing(pool, fit, s) for s in NAMES}
     framings[1] = framings[3] = BoxAffine(*(config.framing or (0.0, 0.0, 1.0, 1.0)))
     misses, fps, found = [], [], 0
@@ -161,7 +167,7 @@ def main() -> None:
                     "best_overlap": round(best, 3),
                 }
             )
-    write_crops(pool, fps)
+    write_crops(pool, fps, args.crops)
     classes = {
         c: sum(x["class"] == c for x in misses)
         for c in ("suppressed", "below_threshold", "other_detector", "near", "not_proposed")
