@@ -75,8 +75,10 @@ def evaluate(
     boxes: Sequence[np.ndarray],
     scores: Sequence[np.ndarray],
     ov: Sequence[np.ndarray] | None = None,
+    fixed: float | None = None,
 ) -> dict[str, Any]:
-    """The raw rule on ``images`` with per-image ``boxes`` (n, 4) and ``scores`` (n,)."""
+    """The raw rule on ``images`` with per-image ``boxes`` (n, 4) and ``scores`` (n,); with
+    ``fixed``, also the rate and false positives per image at that threshold."""
     ov = ov or [overlaps(pool, k, b) for k, b in zip(images, boxes, strict=True)]
     incs = [
         m.match_detections(pool.images[k].ellipses, [None] * len(s), s, overlaps=o)  # type: ignore[list-item]
@@ -94,7 +96,16 @@ def evaluate(
             hit[band] += bool(found is not None and found.size and found[f])
     tp = int(roc.true_positives[-1]) if roc.thresholds.size else 0
     fp = int(roc.false_positives[-1]) if roc.thresholds.size else 0
-    return {
+    out: dict[str, Any] = {}
+    if fixed is not None:
+        at = roc.thresholds >= fixed
+        k = int(np.flatnonzero(at)[-1]) if at.any() else -1
+        out["at_fixed_threshold"] = {
+            "threshold": fixed,
+            "rate": float(roc.tpr[k]) if k >= 0 else 0.0,
+            "fp_per_image": float(roc.false_positives[k]) / len(images) if k >= 0 else 0.0,
+        }
+    return out | {
         "rate_at_0.1_fppi": rate,
         "threshold_at_0.1_fppi": threshold,
         "rate_all": tp / faces,

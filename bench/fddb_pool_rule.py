@@ -23,14 +23,16 @@ import itertools
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from facegate.models.cascade import CascadeConfig
 from facegate.models.mtcnn import nms
 from facegate.pipeline.box_adapt import BoxAffine, iou_matrix
+from fddb_errors import cascade
 from fddb_pool_data import (
     BOX,
     OKPS,
@@ -196,10 +198,25 @@ def detect(feats: Features, model: Model, k: int, v: Variant) -> tuple[np.ndarra
 
 
 def score_variant(
-    pool: Pool, feats: Features, model: Model, v: Variant, images: Sequence[int]
+    pool: Pool,
+    feats: Features,
+    model: Model,
+    v: Variant,
+    images: Sequence[int],
+    fixed: float | None = None,
 ) -> dict[str, Any]:
     found = [detect(feats, model, k, v) for k in images]
-    return evaluate(pool, images, [b for b, _ in found], [s for _, s in found])
+    return evaluate(pool, images, [b for b, _ in found], [s for _, s in found], fixed=fixed)
+
+
+def shipped_cascade(pool: Pool, images: Sequence[int]) -> dict[str, Any]:
+    """``libfacedetection-onet`` replayed on the same candidates, for comparison: every box
+    (threshold 0, so the sweep may go below the shipped threshold), and at the shipped one."""
+    config = replace(CascadeConfig(), threshold=0.0)
+    found = [cascade(pool, k, config)[:2] for k in images]
+    return evaluate(
+        pool, images, [b for b, _ in found], [s for _, s in found], fixed=CascadeConfig().threshold
+    )
 
 
 def cross_validated(pool: Pool, feats: Features, v: Variant) -> float:
@@ -258,11 +275,14 @@ def main() -> None:
         "ms_per_image_cpu": ms_per_image(pool, best.sources),
         "load_when_cached": os.getloadavg()[0],
     }
+    fixed = score_variant(pool, feats, model, best, fit)["threshold_at_0.1_fppi"]
     for name, images in (("folds_1_2", fit), ("folds_3_5", test), ("folds_1_5", every)):
         if not images:
             continue
-        report[name] = score_variant(pool, feats, model, best, images)
+        report[name] = score_variant(pool, feats, model, best, images, fixed)
+        report[f"libfacedetection-onet_{name}"] = shipped_cascade(pool, images)
         print(name, json.dumps(report[name]), flush=True)
+        print("libfacedetection-onet", json.dumps(report[f"libfacedetection-onet_{name}"]))
     args.out.write_text(json.dumps(report, indent=1) + "\n")
 
 
