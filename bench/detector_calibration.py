@@ -2,6 +2,9 @@
 
     nice -n 10 .venv/bin/python bench/detector_calibration.py [--people 600] [--detectors hog,...]
 
+A detector may be named with the engine's smallest face that matters (``detect_min_face``):
+``libfacedetection:40`` detects faces from 40 px, on a copy scaled down to suit.
+
 The pack's thresholds were calibrated on impostor scores of faces found by HOG (upsample 1).
 Another detector gives other boxes, so (through its box adapter) slightly other landmarks,
 chips and embeddings. For each detector (engine defaults, upsample 1, the face nearest the image
@@ -49,11 +52,14 @@ def genuine_pairs(fold: int = 1) -> list[tuple[Path, Path]]:
 
 
 def embeddings(detector: str, paths: list[Path]) -> dict[str, np.ndarray | None]:
-    cache = CACHE / f"detector_calibration_{detector}.json"
+    """``detector`` may name a smallest face that matters: ``libfacedetection:40``."""
+    name, _, min_face = detector.partition(":")
+    cache = CACHE / f"detector_calibration_{detector.replace(':', '_mf')}.json"
     known: dict[str, list[float] | None] = {}
     if cache.is_file():
         known = json.loads(cache.read_text())
-    engine = FaceEngine(EngineConfig(detector=detector, upsample=1))  # type: ignore[arg-type]
+    extra = {"detect_min_face": int(min_face)} if min_face else {}
+    engine = FaceEngine(EngineConfig(detector=name, upsample=1, **extra))  # type: ignore[arg-type]
     for path in paths:
         if str(path) not in known:
             vector = embed_centre_face(engine, path)
@@ -67,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=600)
     parser.add_argument("--detectors", default="hog,libfacedetection")
+    parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args()
     load = os.getloadavg()[0]
     singles = first_images(LFW, args.people)
@@ -108,7 +115,7 @@ def main() -> None:
         report[detector] = row
         print(detector, json.dumps(row), flush=True)
     report["load_average_start_end"] = [round(load, 2), round(os.getloadavg()[0], 2)]
-    OUT.write_text(json.dumps(report, indent=2) + "\n")
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -57,7 +57,11 @@ def _progress(label: str, done: int, total: int) -> None:
 
 def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any], float, Extractor]:
     config = EngineConfig(
-        pack=args.pack, detector=args.detector, upsample=args.upsample, runtime=args.runtime
+        pack=args.pack,
+        detector=args.detector,
+        upsample=args.upsample,
+        runtime=args.runtime,
+        detect_min_face=getattr(args, "min_face", None),
     )
     engine = FaceEngine(config, home=args.home)
     factory = functools.partial(FaceEngine, config, ImageLimits(), home=args.home)
@@ -71,7 +75,8 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
         extractor = Extractor(
             factory,
             pack_id=engine.pack_id,
-            variant=f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}",
+            variant=f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}"
+            + (f"-mf{config.detect_min_face}" if config.detect_min_face else ""),
             cache=cache,
             workers=args.workers,
             progress=_progress,

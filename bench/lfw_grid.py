@@ -43,6 +43,7 @@ def main() -> None:
     parser.add_argument("--detectors", default="hog,mtcnn,libfacedetection,blazeface-back")
     parser.add_argument("--packs", default="mobilefacenet,dlib")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--min-face", type=int, default=None, help="the engine's detect_min_face")
     parser.add_argument("--cache", type=Path, default=None, help="default: HOME/eval-cache.sqlite")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "lfw_grid.json")
     args = parser.parse_args()
@@ -61,6 +62,7 @@ def main() -> None:
                 folds=args.folds,
                 workers=args.workers,
                 report=None,
+                min_face=args.min_face,
             )
             before = load_average()
             result, seconds, extractor = run_once(one, cache)
@@ -68,6 +70,7 @@ def main() -> None:
                 {
                     "detector": detector,
                     "upsample": one.upsample,
+                    "detect_min_face": args.min_face,
                     "pack": pack,
                     "accuracy": result["accuracy"],
                     "accuracy_std": result.get("accuracy_std"),
