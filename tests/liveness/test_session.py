@@ -117,6 +117,14 @@ def test_a_second_person_cannot_take_over(
     assert verdict.reason == "the face was lost or changed"
 
 
+@pytest.fixture(scope="module")
+def print_attack(engine68: FaceEngine, obama_print: np.ndarray) -> Recording:
+    """A printed photo tilted one way, then the other, at 15 frames per second: rendered and
+    observed once, then fed to a session for each order of challenges (the frames do not
+    depend on the order asked)."""
+    return _print_attack(engine68, obama_print)
+
+
 def _print_attack(engine68: FaceEngine, photo: np.ndarray) -> Recording:
     """A printed photo tilted one way, then the other, at 15 frames per second."""
     tilts = [0.0] * 8 + list(np.linspace(0, 35, 6)) + [35.0] * 3
@@ -131,9 +139,8 @@ def _print_attack(engine68: FaceEngine, photo: np.ndarray) -> Recording:
 
 
 @pytest.mark.parametrize("order", [TURN_RIGHT_THEN_LEFT, TURN_RIGHT_THEN_LEFT[::-1]])
-def test_a_tilted_print_fails(engine68: FaceEngine, obama_print: np.ndarray, order) -> None:  # type: ignore[no-untyped-def]
-    recording = _print_attack(engine68, obama_print)
-    verdict = feed(LivenessSession(order, holds_s=(0.3, 0.5)), recording)
+def test_a_tilted_print_fails(print_attack: Recording, order) -> None:  # type: ignore[no-untyped-def]
+    verdict = feed(LivenessSession(order, holds_s=(0.3, 0.5)), print_attack)
     assert verdict.status is Status.FAILED
     if verdict.done == order:  # the tilts faked both turns: planarity refuses them
         assert verdict.reason is not None and "flat picture" in verdict.reason
