@@ -11,6 +11,7 @@ import pytest
 
 if TYPE_CHECKING:
     from facegate.models.pypi_files import WheelFile
+    from facegate.types import Face, ImageArray
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACEGATE_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -154,3 +155,38 @@ def pg_url(pg_cluster: object) -> str:
     """The URL of a new, empty database on the test run's PostgreSQL cluster."""
     url: str = pg_cluster.create_database()  # type: ignore[attr-defined]
     return url
+
+
+class FrameFaces:
+    """``FaceEngine().detect(pixels).faces`` (the default settings), remembered by the frame's
+    bytes for the whole test run: the tests that run the default detector over the same video
+    frames (the Hamilton clip's redaction and its tracks) detect each frame once. Detection is
+    deterministic, so a remembered answer is the answer; ``computed`` and ``reused`` count."""
+
+    def __init__(self) -> None:
+        from facegate.pipeline.engine import FaceEngine
+
+        self.engine = FaceEngine()
+        self._faces: dict[bytes, list[Face]] = {}
+        self.computed = self.reused = 0
+
+    def __call__(self, pixels: ImageArray) -> list[Face]:
+        import hashlib
+
+        import numpy as np
+
+        frame = np.ascontiguousarray(pixels)
+        key = hashlib.sha256(frame.tobytes()).digest() + repr(frame.shape).encode()
+        found = self._faces.get(key)
+        if found is None:
+            found = self._faces[key] = list(self.engine.detect(frame).faces)
+            self.computed += 1
+        else:
+            self.reused += 1
+        return list(found)
+
+
+@pytest.fixture(scope="session")
+def frame_faces() -> FrameFaces:
+    """The default engine's faces per video frame, detected once per test run (FrameFaces)."""
+    return FrameFaces()

@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -26,6 +27,9 @@ pytestmark = pytest.mark.slow
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from hamilton_truth import LIN, who  # noqa: E402
+
+if TYPE_CHECKING:
+    from conftest import FrameFaces
 
 PURPOSE = "stage"
 PEOPLE = ("lin-manuel-miranda", "alex-lacamoire")
@@ -66,9 +70,14 @@ def gallery(
 
 
 def named_tracks(
-    engine: FaceEngine, gallery: tuple[Gallery, dict[str, str]], hamilton: Path, video: bool
+    engine: FaceEngine,
+    gallery: tuple[Gallery, dict[str, str]],
+    hamilton: Path,
+    video: bool,
+    photo_find: Callable[[ImageArray], list[Face]] | None = None,
 ) -> tuple[dict[int, str | None], dict[int, str], dict[int, str | None]]:
-    """Per track: who it is, who it was named, and its decision."""
+    """Per track: who it is, who it was named, and its decision. ``photo_find``: the photo
+    settings' faces per frame (``engine.detect``; the run's shared FrameFaces gives them)."""
     store, names = gallery
     if video:  # as `facegate video` runs: boxes only per frame, landmarks per track
         find: Callable[[ImageArray], list[Face]] = video_finder(engine)
@@ -76,7 +85,7 @@ def named_tracks(
             engine, GallerySearcher(store, PURPOSE), landmarks=engine.add_landmarks
         )
     else:
-        find = lambda px: engine.detect(px).faces  # noqa: E731
+        find = photo_find or (lambda px: engine.detect(px).faces)
         identities = TrackIdentities(engine, GallerySearcher(store, PURPOSE))
     analyzer = StreamAnalyzer(find, identities=identities)
     summary = analyzer.run(FileSource(hamilton))
@@ -107,9 +116,15 @@ def check_tracks(
 
 
 def test_hamilton_tracks_named_right_and_none_wrongly(
-    engine: FaceEngine, gallery: tuple[Gallery, dict[str, str]], hamilton: Path
+    engine: FaceEngine,
+    gallery: tuple[Gallery, dict[str, str]],
+    hamilton: Path,
+    frame_faces: FrameFaces,
 ) -> None:
-    check_tracks(*named_tracks(engine, gallery, hamilton, video=False))
+    """The photo settings on every frame (the frames' faces are those the redaction tests
+    found with the same settings, detected once per run)."""
+    assert frame_faces.engine.config == engine.config
+    check_tracks(*named_tracks(engine, gallery, hamilton, video=False, photo_find=frame_faces))
 
 
 @pytest.mark.parametrize("enrolled_with", ["photo", "video"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -13,6 +14,9 @@ from facegate.types import BBox, Face, ImageArray
 from facegate.video.detect import video_engine_config
 from facegate.video.redact import fill_track, has_audio, redact_tracked
 from facegate.video.sources import FileSource
+
+if TYPE_CHECKING:
+    from conftest import FrameFaces
 
 
 def test_gaps_are_interpolated_and_ends_held_within_the_shot() -> None:
@@ -26,14 +30,16 @@ def test_gaps_are_interpolated_and_ends_held_within_the_shot() -> None:
     assert kept == {}  # a consented face is not blurred in between either
 
 
-def test_hamilton_first_frames_blurred_with_audio(tmp_path: Path, hamilton: Path) -> None:
-    engine = FaceEngine()
+def test_hamilton_first_frames_blurred_with_audio(
+    tmp_path: Path, hamilton: Path, frame_faces: FrameFaces
+) -> None:
+    engine = frame_faces.engine  # the default settings; each source frame detected once per run
     target = tmp_path / "out" / "redacted.mp4"
     seen: list[tuple[str, int, int]] = []
     stats = redact_tracked(
         hamilton,
         target,
-        lambda px: engine.detect(px).faces,
+        frame_faces,
         max_frames=40,
         progress=lambda label, done, total: seen.append((label, done, total)),
     )
