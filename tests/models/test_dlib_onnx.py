@@ -92,6 +92,9 @@ def test_embeddings_are_unit_rows_and_batching_does_not_change_them(
     assert batched.dtype == np.float32 and batched.shape == (len(chips), 128)
     np.testing.assert_allclose(np.linalg.norm(batched, axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(single, batched[:3], atol=1e-5)
+    embedder = OnnxEmbedder(cache_dir)  # one chip at a time: its one-thread session
+    one_by_one = np.concatenate([embedder.embed(chip[None]) for chip in chips[:3]])
+    np.testing.assert_allclose(one_by_one, batched[:3], atol=1e-5)
 
 
 def test_mmod_graph_maps_cells_to_pixels_like_dlib() -> None:

@@ -94,21 +94,33 @@ def create_session(
 
 
 def session_for(
-    name: str, cache_dir: Path, memory_arena: bool = True, spinning: bool = True
+    name: str,
+    cache_dir: Path,
+    memory_arena: bool = True,
+    spinning: bool = True,
+    threads: int | None = None,
 ) -> Any:
     """A session on the converted dlib network ``name``; a damaged cached file is replaced."""
     onnx_path = convert(source_path(name), cache_dir)
     try:
-        return create_session(onnx_path, memory_arena=memory_arena, spinning=spinning)
+        return create_session(
+            onnx_path, memory_arena=memory_arena, threads=threads, spinning=spinning
+        )
     except ModelConversionError:
         logger.warning("cached model %s could not be loaded; converting it again", onnx_path)
         onnx_path.unlink(missing_ok=True)
         fresh = convert(source_path(name), cache_dir)
-        return create_session(fresh, memory_arena=memory_arena, spinning=spinning)
+        return create_session(fresh, memory_arena=memory_arena, threads=threads, spinning=spinning)
 
 
 class OnnxEmbedder:
-    """dlib's 128-d ResNet embedder on ONNX Runtime; rows come back L2-normalised."""
+    """dlib's 128-d ResNet embedder on ONNX Runtime; rows come back L2-normalised.
+
+    One face at a time (``analyze`` on a portrait) runs on a session of one intra-op thread,
+    batches on one with the process's threads (one per CPU): for a single 150x150 chip a
+    second thread costs more in waking up per layer than it saves (docs/BENCHMARKS.md,
+    "Cutting the photo path"). An injected ``session`` serves both.
+    """
 
     chip_size = 150
     dim = 128
@@ -122,14 +134,17 @@ class OnnxEmbedder:
         self.cache_dir = Path(cache_dir)
         self.batch_size = max(1, batch_size)
         self._session = session
+        self._single = session
         self._lock = threading.Lock()
 
     def load(self) -> None:
         with self._lock:
             if self._session is None:
-                # one face at a time is the common case (analyze): threads that sleep
-                # between runs, measured faster than spinning ones on 2 shared cores
+                # threads that sleep between runs: measured faster than spinning ones on 2
+                # shared cores
                 self._session = session_for(EMBEDDER_FILE, self.cache_dir, spinning=False)
+            if self._single is None:
+                self._single = session_for(EMBEDDER_FILE, self.cache_dir, threads=1)
 
     def _get(self) -> InferenceSession:
         if self._session is None:
@@ -146,6 +161,8 @@ class OnnxEmbedder:
         if len(chips) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         session = self._get()
+        if len(chips) == 1 and self._single is not None:
+            session = self._single
         parts = [
             np.asarray(session.run(["embedding"], {"chips": chips[i : i + self.batch_size]})[0])
             for i in range(0, len(chips), self.batch_size)
