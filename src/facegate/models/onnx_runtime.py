@@ -117,9 +117,11 @@ class OnnxEmbedder:
     """dlib's 128-d ResNet embedder on ONNX Runtime; rows come back L2-normalised.
 
     One face at a time (``analyze`` on a portrait) runs on a session of one intra-op thread,
-    batches on one with the process's threads (one per CPU): for a single 150x150 chip a
-    second thread costs more in waking up per layer than it saves (docs/BENCHMARKS.md,
-    "Cutting the photo path"). An injected ``session`` serves both.
+    batches on one with the process's threads (one per CPU): for a single 150x150 chip one
+    thread costs the least CPU a face, quiet or loaded, and on busy cores a second one costs
+    more in waking up per layer than it saves; only a single stream on an idle machine runs
+    faster on two (docs/BENCHMARKS.md, "Cutting the photo path"). An injected ``session``
+    serves both.
     """
 
     chip_size = 150
