@@ -36,7 +36,11 @@ def app_client(tmp_path: Path) -> Iterator[tuple[TestClient, str]]:
         services = client.app.state.services  # type: ignore[attr-defined]
         # The server draws challenges at random; this clip shows a turn right, then left.
         services.liveness.draw = lambda: ((Challenge.TURN_RIGHT, Challenge.TURN_LEFT), (0.3, 0.8))
-        services.liveness.policy = SessionPolicy(ttl_s=900)  # frames take long on 2 cores
+        # Frames take long on 2 cores (the deadline), and their timestamps are the clip's or a
+        # still's, sent as fast as the server answers: on a quiet machine that is faster than
+        # real time, so the clock-skew check (tested in tests/liveness/test_session.py) is
+        # relaxed here; it failed a still-image session before its challenge timed out.
+        services.liveness.policy = SessionPolicy(ttl_s=900, clock_skew_s=900)
         yield client, token
 
 
