@@ -1,4 +1,5 @@
-"""Score-level fusion of mobilefacenet and dlib: LFW 10-fold, open set, UTKFace fairness.
+"""Score-level fusion of mobilefacenet and dlib (or another ArcFace-format pack): LFW 10-fold,
+open set, UTKFace fairness.
 
 A fused template is the concatenation ``[sqrt(w) * a, sqrt(1 - w) * b]`` of the two unit
 embeddings (``a``: mobilefacenet on the ArcFace chip from MTCNN's five points, with or without
@@ -17,6 +18,10 @@ The five points and the mobilefacenet embeddings come from ``bench/arcface_cache
 from ``bench/dlib_cache.py``. Run:
 
     nice -n 10 .venv/bin/python bench/fusion.py --home DATA_DIR --utkface
+
+``--second PACK`` fuses mobilefacenet with another ArcFace-format pack installed under
+``--home`` (a user pack from ``facegate models add``) instead of dlib: its embeddings come from
+the same five points and chips (``embed_points`` with that pack), with and without flip.
 
 Writes bench/results/fusion.json (``--out`` for another name).
 """
@@ -86,12 +91,23 @@ def choose_weight(grid: list[dict[str, Any]]) -> float:
     return float(tied[len(tied) // 2]["w"])
 
 
-def variants(mfn: Any, dlib: Any) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def variants(mfn: Any, dlib: Any, second: str = "dlib") -> dict[str, tuple[np.ndarray, np.ndarray]]:
     return {
-        "mfn+dlib": (mfn.vectors(False), dlib.vectors(False)),
-        "mfn-flip+dlib": (mfn.vectors(True), dlib.vectors(False)),
-        "mfn-flip+dlib-flip": (mfn.vectors(True), dlib.vectors(True)),
+        f"mfn+{second}": (mfn.vectors(False), dlib.vectors(False)),
+        f"mfn-flip+{second}": (mfn.vectors(True), dlib.vectors(False)),
+        f"mfn-flip+{second}-flip": (mfn.vectors(True), dlib.vectors(True)),
     }
+
+
+def embed_second(name: str, pts: Any, home: Path | None, cache: Path, second: str) -> Any:
+    """The second embedder's vectors at the cached points: dlib's, or an ArcFace pack's."""
+    if second == "dlib":
+        return embed_dlib(name, pts, home, cache)
+    os.environ[PACK_ENV] = second
+    try:
+        return embed_points(name, pts, "constant", home, cache, "mtcnn")
+    finally:
+        os.environ[PACK_ENV] = "mobilefacenet"
 
 
 def run_lfw(args: argparse.Namespace, cache: Path) -> tuple[dict[str, Any], dict[str, float]]:
@@ -103,11 +119,11 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> tuple[dict[str, Any], dict
     )
     pts = detect_points("lfw", [Path(p) for p in paths], "mtcnn", "centre", args.home, cache)
     mfn = embed_points("lfw", pts, "constant", args.home, cache, "mtcnn")
-    dlib = embed_dlib("lfw", pts, args.home, cache)
+    dlib = embed_second("lfw", pts, args.home, cache, args.second)
     det = dict(zip(pts.paths, pts.detected.tolist(), strict=True))
     out: dict[str, Any] = {"images": len(paths), "pairs": len(pairs)}
     chosen: dict[str, float] = {}
-    for name, (a, b) in variants(mfn, dlib).items():
+    for name, (a, b) in variants(mfn, dlib, args.second).items():
         grid = []
         for w in WEIGHTS:
             r = verify(pairs, dict(zip(pts.paths, fuse(a, b, w), strict=True)))
@@ -116,7 +132,7 @@ def run_lfw(args: argparse.Namespace, cache: Path) -> tuple[dict[str, Any], dict
         chosen[name] = w
         out[name] = {"grid_folds_1_2": grid, "chosen_w": w}
         for label, weight in ((f"w={w}", w), ("w=1 (mobilefacenet alone)", 1.0),
-                              ("w=0 (dlib alone)", 0.0)):  # fmt: skip
+                              (f"w=0 ({args.second} alone)", 0.0)):  # fmt: skip
             vec = dict(zip(pts.paths, fuse(a, b, weight), strict=True))
             out[name][label] = {
                 "verify": verify(pairs, vec),
@@ -134,15 +150,15 @@ def run_utkface(
     paths = [f.path for f in faces]
     pts = detect_points("utk", paths, "mtcnn", "largest", args.home, cache)
     mfn = embed_points("utk", pts, "constant", args.home, cache, "mtcnn")
-    dlib = embed_dlib("utk", pts, args.home, cache)
+    dlib = embed_second("utk", pts, args.home, cache, args.second)
     ages = np.array([f.age for f in faces])
     races = np.array([f.race for f in faces])
     adult = pts.detected & (ages >= 20) & (ages <= 59)
     out: dict[str, Any] = {"images": len(paths), "adults_with_face": int(adult.sum())}
-    for name, (a, b) in variants(mfn, dlib).items():
+    for name, (a, b) in variants(mfn, dlib, args.second).items():
         w = chosen[name]
         for label, weight in ((f"w={w}", w), ("w=1 (mobilefacenet alone)", 1.0),
-                              ("w=0 (dlib alone)", 0.0)):  # fmt: skip
+                              (f"w=0 ({args.second} alone)", 0.0)):  # fmt: skip
             vec = fuse(a, b, weight)
             thr = lfw[name][label]["calibration"]["thresholds"]["fmr=0.001"]
             found = pts.detected
@@ -208,6 +224,7 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=REPO / "bench/.cache/arcface")
     ap.add_argument("--out", type=Path, default=REPO / "bench/results/fusion.json")
     ap.add_argument("--sweep", action="store_true", help="every weight, LFW and UTKFace")
+    ap.add_argument("--second", default="dlib", help="dlib, or an ArcFace-format pack to fuse")
     args = ap.parse_args()
     os.environ[PACK_ENV] = "mobilefacenet"
     if args.sweep:
