@@ -91,11 +91,11 @@ def embed_all_cached(
 
     from facegate.config import ImageLimits
     from facegate.eval.cache import EmbeddingCache, sha256_of
-    from facegate.eval.extract import RECORD_VERSION, Extractor, Task, choose_face
+    from facegate.eval.extract import RECORD_VERSION, Extractor, Task, choose_face, engine_variant
 
     config = EngineConfig(pack=pack, detector=detector, upsample=upsample, runtime="onnx")
     engine = FaceEngine(config, home=home)
-    variant = f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}"
+    variant = engine_variant(config)
     factory = functools.partial(FaceEngine, config, ImageLimits(), home=home)
     with EmbeddingCache(cache_file) as cache:
         if only_cached:  # people whose photo an earlier (partial) run already embedded

@@ -34,7 +34,7 @@ from facegate.errors import ConfigError
 from facegate.eval import metrics as m
 from facegate.eval.cache import EmbeddingCache
 from facegate.eval.datasets import UTK_RACES, read_lfw_pairs, read_utkface
-from facegate.eval.extract import Extractor, embed_images
+from facegate.eval.extract import Extractor, embed_images, engine_variant
 from facegate.pipeline.engine import FaceEngine
 from facegate.pipeline.fair_norm import FairNormaliser, fit_fair_normaliser
 
@@ -153,7 +153,7 @@ def extract(
         extractor = Extractor(
             functools.partial(FaceEngine, config, ImageLimits(), home=args.home),
             pack_id=pack_id,
-            variant=f"{config.detector}-up{config.upsample}-onnx",
+            variant=engine_variant(config),
             cache=cache,
             workers=args.workers,
         )

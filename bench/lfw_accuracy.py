@@ -29,7 +29,7 @@ from facegate.config import EngineConfig, ImageLimits
 from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
 from facegate.eval.datasets import read_lfw_pairs
-from facegate.eval.extract import Extractor
+from facegate.eval.extract import Extractor, engine_variant
 from facegate.eval.report import jsonable
 from facegate.eval.verify import score_pairs, verification_report
 from facegate.pipeline.engine import FaceEngine
@@ -75,8 +75,7 @@ def run_once(args: argparse.Namespace, cache_path: Path) -> tuple[dict[str, Any]
         extractor = Extractor(
             factory,
             pack_id=engine.pack_id,
-            variant=f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}"
-            + (f"-mf{config.detect_min_face}" if config.detect_min_face else ""),
+            variant=engine_variant(config),
             cache=cache,
             workers=args.workers,
             progress=_progress,

@@ -9,11 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facegate.config import EngineConfig
 from facegate.eval import metrics as m
 from facegate.eval.cache import EmbeddingCache, FaceRecord
 from facegate.eval.datasets import FddbImage, FddbSet, Pair, UtkFace
 from facegate.eval.detect import evaluate_detection
-from facegate.eval.extract import Extractor, Task, choose_face, median_relative_box
+from facegate.eval.extract import (
+    Extractor,
+    Task,
+    choose_face,
+    engine_variant,
+    median_relative_box,
+)
 from facegate.eval.fairness import evaluate_fairness
 from facegate.eval.identify import evaluate_identification, split_open_set
 from facegate.eval.report import Report, jsonable, line_plot
@@ -124,6 +131,29 @@ def test_extractor_uses_cache(tmp_path: Path) -> None:
         again = ex2.run(paths, Task("analyze"))
         assert ex2.stats.cached == 3 and ex2.stats.computed == 0 and len(engines) == 1
         np.testing.assert_array_equal(again[paths[0]].embeddings, first[paths[0]].embeddings)
+
+
+def test_records_of_one_engine_setup_are_not_reused_by_another(tmp_path: Path) -> None:
+    base = EngineConfig()
+    others = [
+        EngineConfig(chip="exact" if base.chip == "fast" else "fast"),
+        EngineConfig(detect_min_face=40),
+        EngineConfig(detect_max_side=base.detect_max_side // 2),
+        EngineConfig(detector_threshold=0.9),
+        EngineConfig(landmarks68=True),
+        EngineConfig(upsample=0),
+        EngineConfig(detector="cnn"),
+    ]
+    variants = [engine_variant(c) for c in [base, *others]]
+    assert len(set(variants)) == len(variants), variants
+    assert engine_variant(EngineConfig(operating_point="fmr=1e-2")) == variants[0]
+    paths = [write_face(tmp_path / f"{k}.png", k, 0) for k in range(1, 3)]
+    with EmbeddingCache(tmp_path / "c.sqlite") as cache:
+        first = Extractor(FakeEngine, pack_id="fake", variant=variants[0], cache=cache, workers=1)
+        first.run(paths, Task("analyze"))
+        other = Extractor(FakeEngine, pack_id="fake", variant=variants[1], cache=cache, workers=1)
+        other.run(paths, Task("analyze"))
+        assert other.stats.cached == 0 and other.stats.computed == 2
 
 
 @pytest.mark.slow

@@ -30,7 +30,7 @@ from facegate.cli.common import (
 from facegate.cli.progress import progress_bar
 from facegate.errors import ConfigError
 from facegate.eval.cache import EmbeddingCache
-from facegate.eval.extract import Extractor, FaceChoice
+from facegate.eval.extract import Extractor, FaceChoice, engine_variant
 from facegate.eval.report import Report, jsonable
 from facegate.pipeline.calibration import Calibration
 from facegate.pipeline.engine import FaceEngine
@@ -81,9 +81,7 @@ def _session(
         logger.warning("no calibration for pack %s: %s", cfg.pack, exc)
         calibration = None
     cache = EmbeddingCache(base.home / "eval-cache.sqlite") if use_cache else None
-    variant = f"{cfg.detector}-up{cfg.upsample}-{cfg.runtime}-j{cfg.jitters}"
-    if cfg.detector_threshold is not None:
-        variant += f"-t{cfg.detector_threshold:g}"
+    variant = engine_variant(cfg)
     try:
         with progress_bar() as progress:  # on stderr, so --json (stdout) does not hide it
             extractor = Extractor(

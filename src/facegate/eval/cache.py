@@ -1,7 +1,8 @@
 """A cache of what the engine found in each evaluation image, so a rerun is fast.
 
 Entries are keyed by ``(pack id, variant, image SHA-256)``: the pack names the embedding space,
-the variant says how the record was made (task, detector, upsampling, runtime, fallback box), and
+the variant says how the record was made (the task and fallback box, and every engine setting
+that changes a record: ``extract.engine_variant``), and
 the hash names the image bytes, so a renamed file still hits and an edited one misses. One SQLite
 file under the data dir holds them; only the process that owns the cache writes to it (worker
 processes return records to it).

@@ -19,6 +19,7 @@ from typing import Literal, Protocol
 
 import numpy as np
 
+from facegate.config import EngineConfig
 from facegate.errors import FacegateError
 from facegate.eval.cache import EmbeddingCache, FaceRecord, sha256_of
 from facegate.imageio import ImageSource, decode
@@ -28,6 +29,25 @@ from facegate.types import BBox, DetectResult, Face, FloatArray, ImageArray
 RECORD_VERSION = 2
 
 logger = logging.getLogger(__name__)
+
+
+def engine_variant(config: EngineConfig) -> str:
+    """How an engine set-up makes its records, for the cache key: every engine setting that can
+    change a record (the pack is keyed apart, by its pack id; the default operating point
+    changes no record). Two set-ups that differ in any of them never share cached records."""
+    parts = [
+        f"{config.detector}-up{config.upsample}-{config.runtime}-j{config.jitters}",
+        f"chip-{config.chip}",
+        f"side{config.detect_max_side}",
+    ]
+    if config.detect_min_face is not None:
+        parts.append(f"mf{config.detect_min_face}")
+    if config.detector_threshold is not None:
+        parts.append(f"t{config.detector_threshold:g}")
+    if config.landmarks68:
+        parts.append("lm68")
+    return "-".join(parts)
+
 
 ProgressFn = Callable[[str, int, int], None]
 RelBox = tuple[float, float, float, float]
