@@ -92,6 +92,17 @@ def mobilefacenet_tarball() -> Path:
 
 
 @pytest.fixture(scope="session")
+def faceplugin_tarball() -> Path:
+    """The pinned faceplugin-face-recognition-js tarball (``npm pack``), SHA-256 checked."""
+    from facegate.models.install import NpmFile, npm_pack
+    from facegate.models.registry import PackRegistry
+
+    pack = PackRegistry(None).get("mobilefacenet-frfeature")
+    spec = NpmFile.of(pack.file("fr_feature.onnx"))
+    return _cached_download(spec.tarball_sha256, ".tgz", lambda tmp: npm_pack(spec, tmp))
+
+
+@pytest.fixture(scope="session")
 def mobilefacenet_home(
     mobilefacenet_tarball: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:

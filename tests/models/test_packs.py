@@ -19,6 +19,8 @@ from facegate.models.registry import PackRegistry
 from facegate.pipeline.calibration import load_pack_calibration
 from facegate.pipeline.engine import FaceEngine
 
+SHIPPED = ["dlib", "mobilefacenet-flip", "mobilefacenet-frfeature", "mobilefacenet"]
+
 
 def user_manifest(payload: bytes, name: str = "acme") -> dict[str, Any]:
     return {
@@ -125,7 +127,7 @@ def test_user_pack_in_the_data_dir(tmp_path: Path) -> None:
     payload = b"pretend onnx bytes"
     folder = write_user_pack(tmp_path, user_manifest(payload), payload)
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib", "mobilefacenet-flip", "mobilefacenet", "acme"]
+    assert registry.names() == [*SHIPPED, "acme"]
     pack = registry.get("acme")
     assert pack.pack_id == "acme-" + hashlib.sha256(payload).hexdigest()[:12]
     assert registry.path(pack, "emb.onnx") == folder / "emb.onnx"
@@ -149,7 +151,7 @@ def test_a_broken_user_pack_is_reported_not_fatal(tmp_path: Path) -> None:
     shadow = user_manifest(b"x", name="dlib")
     write_user_pack(tmp_path, shadow, b"x")
     registry = PackRegistry(tmp_path)
-    assert registry.names() == ["dlib", "mobilefacenet-flip", "mobilefacenet"]
+    assert registry.names() == SHIPPED
     assert registry.get("dlib").pack_id == "dlib-resnet-v1"  # shipped packs cannot be shadowed
     assert set(registry.errors) == {"broken", "dlib"}
     with pytest.raises(ConfigError, match="pack 'broken' cannot be used: .*not readable JSON"):

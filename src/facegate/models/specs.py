@@ -91,6 +91,22 @@ class EmbedderSpec:
     output_dim: int
     batch: int | None
     flip: bool = False
+    members: tuple[FusionMember, ...] = ()
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file the embedder runs: its own, or each fused member's."""
+        return tuple(m.spec.file for m in self.members) if self.members else (self.file,)
+
+
+@dataclass(frozen=True, slots=True)
+class FusionMember:
+    """One embedder of a fused embedding (``kind`` ``arcface-fusion``) and its weight: the
+    fused template is the concatenation of ``sqrt(weight) * member`` over the members, so the
+    cosine of two templates is the weighted sum of the members' cosines."""
+
+    spec: EmbedderSpec
+    weight: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,7 +176,7 @@ class Pack:
     def role_of(self, name: str) -> RoleName | None:
         """Which role uses the file ``name`` (None when no role names it)."""
         r = self.roles
-        if r.embedder is not None and r.embedder.file == name:
+        if r.embedder is not None and name in r.embedder.files:
             return "embedder"
         if any(d.file == name for d in r.detector):
             return "detector"
