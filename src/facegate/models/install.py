@@ -166,7 +166,7 @@ def install_pack(registry: PackRegistry, name: str, tarball: Path | None = None)
     if embedder is not None and registry.home is not None:
         converted.extend(
             converted_file(registry, pack.name, spec)
-            for spec in (tuple(m.spec for m in embedder.members) or (embedder,))
+            for spec in embedder.networks
             if spec.conversion == "tflite"
         )
     logger.info("pack %s installed: %d files, %d converted", name, len(placed), len(converted))

@@ -324,16 +324,13 @@ def _one_line(exc: ValidationError) -> str:
     return "; ".join(parts) + more
 
 
-def _check_files(model: ManifestModel, origin: str) -> None:
+def _check_files(model: ManifestModel, roles: Roles, origin: str) -> None:
     names = [f.name for f in model.files]
     if len(set(names)) != len(names):
         raise ConfigError(f"pack manifest {origin}: a file name is listed twice")
-    roles = model.roles
-    used = [getattr(r, "file", None) for r in (*roles.detector, *roles.landmarker, *roles.pad)]
-    if isinstance(roles.embedder, ArcfaceFusionModel):
-        used.extend(m.file for m in roles.embedder.members)
-    else:
-        used.append(getattr(roles.embedder, "file", None))
+    used: list[str | None] = [d.file for d in roles.detector]
+    used += [lm.file for lm in roles.landmarker] + [p.file for p in roles.pad]
+    used += roles.embedder.files if roles.embedder is not None else ()
     for name in used:
         if name is not None and name not in names:
             raise ConfigError(f"pack manifest {origin}: role file {name!r} is not in 'files'")
@@ -346,13 +343,13 @@ def parse_manifest(data: Mapping[str, Any], origin: str, folder: Path | None = N
     """
     try:
         model = ManifestModel.model_validate(data)
-        _check_files(model, origin)
         roles = Roles(
             tuple(d.to_spec() for d in model.roles.detector),
             tuple(lm.to_spec() for lm in model.roles.landmarker),
             model.roles.embedder.to_spec() if model.roles.embedder is not None else None,
             tuple(p.to_spec() for p in model.roles.pad),
         )
+        _check_files(model, roles, origin)
     except ValidationError as exc:
         raise ConfigError(f"pack manifest {origin}: {_one_line(exc)}") from None
     except ValueError as exc:

@@ -94,9 +94,14 @@ class EmbedderSpec:
     members: tuple[FusionMember, ...] = ()
 
     @property
+    def networks(self) -> tuple[EmbedderSpec, ...]:
+        """The networks the embedder runs: itself, or each fused member."""
+        return tuple(m.spec for m in self.members) or (self,)
+
+    @property
     def files(self) -> tuple[str, ...]:
         """Every file the embedder runs: its own, or each fused member's."""
-        return tuple(m.spec.file for m in self.members) if self.members else (self.file,)
+        return tuple(n.file for n in self.networks)
 
 
 @dataclass(frozen=True, slots=True)
